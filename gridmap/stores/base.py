@@ -1,0 +1,457 @@
+"""The ``Store`` protocol and the behaviour every backend shares.
+
+A store holds the layers of :mod:`gridmap.model`. What a write means (validation, derived fields,
+the case workflow and its history) is decided here once; a backend only supplies the SQL
+primitives of :class:`BaseStore` (``_transaction``, ``_select``, ``_write``, ...), each running
+inside the transaction it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gridmap.calendar import working_calendar
+from gridmap.catalog import categories, station_kinds
+from gridmap.errors import ConflictError, NotFoundError, ValidationError
+from gridmap.model import CRS, HISTORY_COLUMNS, Layer, layer
+from gridmap.spatial import area_m2, locate
+from gridmap.validate import check_rows, raise_problems
+from gridmap.workflow import next_status
+
+BBox = tuple[float, float, float, float]
+Progress = Callable[[int], None]
+#: ``where`` maps a field to a value (equality), a list/tuple/set (any of) or a slice
+#: ``slice(lo, hi)`` (``lo <= value < hi``, either end open when None).
+Where = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What a store knows about one layer."""
+
+    name: str
+    count: int
+    bbox: BBox | None
+    description: str
+    simulated: bool
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A place where GridMap's layers live (a GeoPackage file or a PostGIS database)."""
+
+    url: str
+
+    def init(self) -> None:
+        """Create every layer that does not exist yet (idempotent)."""
+
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> gpd.GeoDataFrame:
+        """Return rows of ``layer`` in storage order, filtered by bbox (lon/lat) and attributes."""
+
+    def count(self, layer: str, *, bbox: BBox | None = None, where: Where | None = None) -> int:
+        """Return how many rows of ``layer`` match the filters."""
+
+    def get(self, layer: str, key: str) -> pd.Series:
+        """Return one row by its key, or raise :class:`NotFoundError`."""
+
+    def insert(
+        self,
+        layer: str,
+        rows: pd.DataFrame,
+        *,
+        replace: bool = False,
+        progress: Progress | None = None,
+    ) -> int:
+        """Validate, derive and write rows in one transaction; return how many were written."""
+
+    def update(
+        self,
+        layer: str,
+        key: str,
+        values: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> pd.Series:
+        """Change fields of one row in one transaction and return the stored row."""
+
+    def delete(self, layer: str, keys: Sequence[str]) -> int:
+        """Delete rows by key in one transaction; return how many were deleted."""
+
+    def locate(self, points: gpd.GeoSeries) -> pd.Series:
+        """Return the grid code of each point (missing when outside every grid)."""
+
+    def transition(
+        self,
+        incident_id: str,
+        action: str,
+        *,
+        actor: str,
+        note: str = "",
+        worker_id: str | None = None,
+        deadline: datetime | None = None,
+        expected_version: int | None = None,
+        at: datetime | None = None,
+    ) -> pd.Series:
+        """Move an incident through the case workflow, recording the transition."""
+
+    def history(self, incident_id: str | None = None) -> pd.DataFrame:
+        """Return the transition history (of one incident, or all) in order."""
+
+    def layer_info(self, layer: str) -> LayerInfo:
+        """Return the count, extent and description of a layer."""
+
+    def set_layer_info(self, layer: str, *, description: str, simulated: bool) -> None:
+        """Record a layer's description and whether its data is simulated."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def utcnow() -> datetime:
+    """Return the current instant (timezone-aware, UTC)."""
+    return datetime.now(UTC)
+
+
+class BaseStore:
+    """Store behaviour shared by the backends, written over a few SQL primitives."""
+
+    url: str
+
+    # -- primitives a backend implements -------------------------------------------------------
+    def _transaction(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _select(
+        self,
+        tx: Any,
+        spec: Layer,
+        bbox: BBox | None,
+        where: Where | None,
+        limit: int | None,
+        offset: int,
+        *,
+        lock: bool = False,
+    ) -> gpd.GeoDataFrame:
+        raise NotImplementedError
+
+    def _count(self, tx: Any, spec: Layer, bbox: BBox | None, where: Where | None) -> int:
+        raise NotImplementedError
+
+    def _keys(self, tx: Any, spec: Layer) -> set[str]:
+        raise NotImplementedError
+
+    def _write(
+        self, tx: Any, spec: Layer, rows: gpd.GeoDataFrame, progress: Progress | None
+    ) -> None:
+        raise NotImplementedError
+
+    def _clear(self, tx: Any, spec: Layer) -> None:
+        raise NotImplementedError
+
+    def _update_row(
+        self, tx: Any, spec: Layer, key: str, values: dict[str, Any], geometry: Any
+    ) -> None:
+        raise NotImplementedError
+
+    def _delete(self, tx: Any, spec: Layer, keys: Sequence[str]) -> int:
+        raise NotImplementedError
+
+    def _history(self, tx: Any, incident_id: str | None) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def _append_history(self, tx: Any, rows: pd.DataFrame) -> None:
+        raise NotImplementedError
+
+    def _grids(self, tx: Any) -> gpd.GeoDataFrame:
+        return self._select(tx, layer("grids"), None, None, None, 0)
+
+    def _locate(self, tx: Any, points: gpd.GeoSeries) -> pd.Series:
+        return locate(points, self._grids(tx))
+
+    # -- the shared behaviour -------------------------------------------------------------------
+    def read(
+        self,
+        layer_name: str,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> gpd.GeoDataFrame:
+        """Return rows of a layer; see :meth:`Store.read`."""
+        spec = layer(layer_name)
+        _check_where(spec, where)
+        with self._transaction() as tx:
+            return self._select(tx, spec, bbox, where, limit, offset)
+
+    def count(
+        self, layer_name: str, *, bbox: BBox | None = None, where: Where | None = None
+    ) -> int:
+        """Return how many rows match; see :meth:`Store.count`."""
+        spec = layer(layer_name)
+        _check_where(spec, where)
+        with self._transaction() as tx:
+            return self._count(tx, spec, bbox, where)
+
+    def get(self, layer_name: str, key: str) -> pd.Series:
+        """Return one row by key; see :meth:`Store.get`."""
+        spec = layer(layer_name)
+        with self._transaction() as tx:
+            return self._get(tx, spec, key)
+
+    def _get(self, tx: Any, spec: Layer, key: str, *, lock: bool = False) -> pd.Series:
+        rows = self._select(tx, spec, None, {spec.key: key}, 1, 0, lock=lock)
+        if rows.empty:
+            raise NotFoundError(f"{spec.name}: no row with {spec.key} {key!r}")
+        return rows.iloc[0]
+
+    def insert(
+        self,
+        layer_name: str,
+        rows: pd.DataFrame,
+        *,
+        replace: bool = False,
+        progress: Progress | None = None,
+        history: pd.DataFrame | None = None,
+    ) -> int:
+        """Validate, derive and write rows atomically; see :meth:`Store.insert`."""
+        spec = layer(layer_name)
+        with self._transaction() as tx:
+            existing = set() if replace else self._keys(tx, spec)
+            clean, problems = check_rows(spec, rows, existing_keys=existing)
+            raise_problems(problems, f"{spec.name}")
+            clean = self._derive(tx, spec, clean)
+            if replace:
+                self._clear(tx, spec)
+            self._write(tx, spec, clean, progress)
+            if spec.name == "incidents":
+                entries = _import_history(clean) if history is None else _checked(history, clean)
+                if len(entries):
+                    self._append_history(tx, entries)
+        return len(clean)
+
+    def _derive(self, tx: Any, spec: Layer, rows: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        rows = rows.copy()
+        if spec.name == "grids":
+            rows["area_m2"] = area_m2(rows.geometry) if len(rows) else np.array([], float)
+        elif spec.name == "stations":
+            radius = rows["kind"].map(lambda k: station_kinds()[k].radius_m)
+            rows["service_radius_m"] = rows["service_radius_m"].fillna(radius).astype(float)
+        elif spec.name == "incidents":
+            now = pd.Timestamp(utcnow()).tz_convert(working_calendar().timezone)
+            rows["grid_code"] = self._locate(tx, rows.geometry).to_numpy() if len(rows) else []
+            rows["deadline"] = _deadlines(rows["reported_at"], rows["category"])
+            rows["version"] = pd.array(np.ones(len(rows), dtype="int64"), dtype="Int64")
+            rows["updated_at"] = pd.Series(now, index=rows.index).dt.as_unit("us")
+        return rows[[*spec.columns, "geometry"]]
+
+    def update(
+        self,
+        layer_name: str,
+        key: str,
+        values: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> pd.Series:
+        """Change fields of one row; see :meth:`Store.update`."""
+        spec = layer(layer_name)
+        unknown = set(values) - set(spec.columns) - {"geometry"}
+        if unknown:
+            raise ValidationError(f"{spec.name} has no field(s) {', '.join(sorted(unknown))}")
+        fixed = {spec.key, *(f.name for f in spec.fields if f.derived)} & set(values)
+        if spec.name == "incidents":
+            fixed |= {"status"} & set(values)
+        if fixed:
+            raise ValidationError(
+                f"{spec.name}: {', '.join(sorted(fixed))} cannot be set directly"
+                + (" (use a workflow action)" if "status" in fixed else "")
+            )
+        with self._transaction() as tx:
+            row = self._get(tx, spec, key, lock=True)
+            _check_version(spec, key, row, expected_version)
+            merged = gpd.GeoDataFrame([{**row.to_dict(), **values}], geometry="geometry", crs=CRS)
+            clean, problems = check_rows(spec, merged)
+            raise_problems(problems, f"{spec.name} {key}")
+            derived = self._derive(tx, spec, clean)
+            if spec.name == "incidents":
+                derived["version"] = row["version"] + 1
+            changed = {c: derived[c].iloc[0] for c in spec.columns if c != spec.key}
+            if spec.name == "incidents":
+                changed["deadline"] = (
+                    row["deadline"]
+                    if not {"category", "reported_at"} & set(values)
+                    else changed["deadline"]
+                )
+            self._update_row(tx, spec, key, changed, derived.geometry.iloc[0])
+            return self._get(tx, spec, key)
+
+    def delete(self, layer_name: str, keys: Sequence[str]) -> int:
+        """Delete rows by key; see :meth:`Store.delete`."""
+        spec = layer(layer_name)
+        with self._transaction() as tx:
+            return self._delete(tx, spec, list(keys))
+
+    def locate(self, points: gpd.GeoSeries) -> pd.Series:
+        """Return the grid code of each point; see :meth:`Store.locate`."""
+        with self._transaction() as tx:
+            return self._locate(tx, points.to_crs(CRS) if points.crs else points)
+
+    def transition(
+        self,
+        incident_id: str,
+        action: str,
+        *,
+        actor: str,
+        note: str = "",
+        worker_id: str | None = None,
+        deadline: datetime | None = None,
+        expected_version: int | None = None,
+        at: datetime | None = None,
+    ) -> pd.Series:
+        """Apply a workflow action to an incident; see :meth:`Store.transition`."""
+        spec = layer("incidents")
+        at = pd.Timestamp(at or utcnow()).tz_convert(working_calendar().timezone)
+        with self._transaction() as tx:
+            row = self._get(tx, spec, incident_id, lock=True)
+            _check_version(spec, incident_id, row, expected_version)
+            status = next_status(row["status"], action)
+            changed = {"status": status, "version": int(row["version"]) + 1, "updated_at": at}
+            if action == "dispatch":
+                if not worker_id:
+                    raise ValidationError("dispatch needs the worker to hand the case to")
+                self._get(tx, layer("workers"), worker_id)
+                changed["worker_id"] = worker_id
+            elif action == "return":
+                changed["worker_id"] = None
+            elif action == "extend":
+                if deadline is None:
+                    raise ValidationError("an extension needs the new deadline")
+                if at > row["deadline"]:
+                    raise ConflictError("an extension must be requested before the deadline")
+                if pd.Timestamp(deadline) <= row["deadline"]:
+                    raise ValidationError("the new deadline must be later than the current one")
+                changed["deadline"] = pd.Timestamp(deadline)
+            self._update_row(tx, spec, incident_id, changed, None)
+            stored = self._history(tx, incident_id)
+            seq = int(stored["seq"].max()) if len(stored) else 0
+            entry = [incident_id, seq + 1, at, row["status"], status, action, actor, note]
+            self._append_history(tx, pd.DataFrame([entry], columns=list(HISTORY_COLUMNS)))
+            return self._get(tx, spec, incident_id)
+
+    def history(self, incident_id: str | None = None) -> pd.DataFrame:
+        """Return the transition history; see :meth:`Store.history`."""
+        spec = layer("incidents")
+        with self._transaction() as tx:
+            stored = self._history(tx, incident_id)
+            where = None if incident_id is None else {"id": incident_id}
+            reports = _reports(self._select(tx, spec, None, where, None, 0))
+        both = pd.concat([reports, stored], ignore_index=True) if len(stored) else reports
+        return both.sort_values(["incident_id", "seq"], kind="stable").reset_index(drop=True)
+
+    def layer_info(self, layer_name: str) -> LayerInfo:
+        """Return a layer's count and extent; see :meth:`Store.layer_info`."""
+        raise NotImplementedError
+
+    def __enter__(self) -> BaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def _check_where(spec: Layer, where: Where | None) -> None:
+    unknown = set(where or {}) - set(spec.columns)
+    if unknown:
+        raise ValidationError(f"{spec.name} cannot be filtered by {', '.join(sorted(unknown))}")
+
+
+def _check_version(spec: Layer, key: str, row: pd.Series, expected: int | None) -> None:
+    if expected is not None and int(row["version"]) != int(expected):
+        raise ConflictError(
+            f"{spec.name} {key} was changed by someone else "
+            f"(version {row['version']}, expected {expected}); reload and try again"
+        )
+
+
+def _deadlines(reported_at: pd.Series, category: pd.Series) -> pd.DatetimeIndex:
+    limits = category.map(lambda c: categories()[c].limit_hours).to_numpy(dtype=float)
+    starts = pd.DatetimeIndex(reported_at)
+    return working_calendar().add_working_hours_many(starts, limits).as_unit("us")
+
+
+def _reports(incidents: pd.DataFrame) -> pd.DataFrame:
+    """Return the first history entry of each incident: its report (seq 0), from the row."""
+    return pd.DataFrame(
+        {
+            "incident_id": incidents["id"],
+            "seq": 0,
+            "at": incidents["reported_at"],
+            "from_status": None,
+            "to_status": "received",
+            "action": "report",
+            "actor": incidents["source"],
+            "note": "",
+        },
+        columns=list(HISTORY_COLUMNS),
+    ).reset_index(drop=True)
+
+
+def _import_history(rows: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Return an ``import`` entry for every incident stored past the ``received`` state."""
+    moved = rows[rows["status"] != "received"]
+    return pd.DataFrame(
+        {
+            "incident_id": moved["id"],
+            "seq": 1,
+            "at": moved["updated_at"],
+            "from_status": "received",
+            "to_status": moved["status"],
+            "action": "import",
+            "actor": "import",
+            "note": "",
+        },
+        columns=list(HISTORY_COLUMNS),
+    ).reset_index(drop=True)
+
+
+def _checked(history: pd.DataFrame, rows: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Number the given transitions per incident and check they end in each row's status."""
+    history = history.sort_values(["incident_id", "at"], kind="stable").reset_index(drop=True)
+    unknown = set(history["incident_id"]) - set(rows["id"])
+    if unknown:
+        raise ValidationError(f"history names incidents not being stored: {sorted(unknown)[:5]}")
+    history["seq"] = history.groupby("incident_id").cumcount() + 1
+    last = history.groupby("incident_id")["to_status"].last()
+    status = rows.set_index("id")["status"]
+    wrong = [i for i in status.index if last.get(i, "received") != status[i]]
+    if wrong:
+        raise ValidationError(
+            f"incident {wrong[0]}: its history ends in {last.get(wrong[0], 'received')!r} "
+            f"but its status is {status[wrong[0]]!r}"
+        )
+    return history[list(HISTORY_COLUMNS)]
+
+
+def chunks(n: int, size: int) -> Iterator[slice]:
+    """Yield slices covering ``range(n)`` in steps of ``size``."""
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
