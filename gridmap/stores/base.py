@@ -434,7 +434,7 @@ def _import_history(rows: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _checked(history: pd.DataFrame, rows: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Number the given transitions per incident and check they end in each row's status."""
+    """Return the given transitions numbered per incident, checked against the statuses."""
     history = history.sort_values(["incident_id", "at"], kind="stable").reset_index(drop=True)
     unknown = set(history["incident_id"]) - set(rows["id"])
     if unknown:

@@ -105,24 +105,16 @@ class GeoPackageStore(BaseStore):
 
     # -- schema --------------------------------------------------------------------------------
     def init(self) -> None:
-        """Create every missing layer, the history table and their indexes."""
-        existing = set()
-        if self.path.exists():
-            try:
-                existing = {name for name, _ in pyogrio.list_layers(self.path)}
-            except pyogrio.errors.DataSourceError as exc:
-                raise StoreError(f"{self.path} is not a GeoPackage: {exc}") from None
-        for spec in LAYERS.values():
-            if spec.name not in existing:
-                self._create_layer(spec)
-        if "incident_history" not in existing:
-            frame = pd.DataFrame(
-                {c: pd.Series([], dtype=_HISTORY_TYPES.get(c, "str")) for c in HISTORY_COLUMNS}
-            )
-            pyogrio.write_dataframe(frame, self.path, layer="incident_history")
-        if "gridmap_meta" not in existing:
-            frame = pd.DataFrame({c: pd.Series([], dtype="str") for c in ("layer", "key", "value")})
-            pyogrio.write_dataframe(frame, self.path, layer="gridmap_meta")
+        """Create every missing layer, the history table and their indexes.
+
+        Layers are created by GDAL, which links its own copy of SQLite: two SQLite copies in one
+        process must never hold the same file open together (closing one drops the other's
+        POSIX locks), so GDAL only runs here, with this store's connection closed.
+        """
+        missing = self._missing_tables()
+        if missing:
+            self.close()
+            self._create_tables(missing)
         con = self._con()
         for spec in LAYERS.values():
             con.execute(
@@ -139,6 +131,29 @@ class GeoPackageStore(BaseStore):
             "CREATE UNIQUE INDEX IF NOT EXISTS incident_history_key "
             "ON incident_history (incident_id, seq)"
         )
+
+    def _missing_tables(self) -> list[str]:
+        wanted = [*LAYERS, "incident_history", "gridmap_meta"]
+        if not self.path.exists():
+            return wanted
+        try:
+            found = {r[0] for r in self._con().execute("SELECT table_name FROM gpkg_contents")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a GeoPackage: {exc}") from None
+        return [name for name in wanted if name not in found]
+
+    def _create_tables(self, names: list[str]) -> None:
+        for name in names:
+            if name in LAYERS:
+                self._create_layer(LAYERS[name])
+            else:
+                columns = (
+                    HISTORY_COLUMNS if name == "incident_history" else ("layer", "key", "value")
+                )
+                frame = pd.DataFrame(
+                    {c: pd.Series([], dtype=_HISTORY_TYPES.get(c, "str")) for c in columns}
+                )
+                pyogrio.write_dataframe(frame, self.path, layer=name)
 
     def _create_layer(self, spec: Layer) -> None:
         frame = gpd.GeoDataFrame(

@@ -17,6 +17,7 @@ import pandas as pd
 from gridmap.calendar import working_calendar
 from gridmap.model import Field, Layer
 
+
 def format_times(values: pd.Series) -> list[str | None]:
     """Return ISO 8601 UTC text (``2025-03-01T02:00:00.000Z``) for timezone-aware times."""
     times = pd.to_datetime(pd.Series(values), utc=True).dt.tz_localize(None).to_numpy()
