@@ -96,6 +96,9 @@ class Store(Protocol):
     def locate(self, points: gpd.GeoSeries) -> pd.Series:
         """Return the grid code of each point (missing when outside every grid)."""
 
+    def relocate_incidents(self, progress: Progress | None = None) -> dict[str, int]:
+        """Recompute every incident's grid code from the current grids."""
+
     def transition(
         self,
         incident_id: str,
@@ -170,6 +173,11 @@ class BaseStore:
         raise NotImplementedError
 
     def _delete(self, tx: Any, spec: Layer, keys: Sequence[str]) -> int:
+        raise NotImplementedError
+
+    def _set_column(
+        self, tx: Any, spec: Layer, column: str, keys: Sequence[str], values: Sequence[Any]
+    ) -> None:
         raise NotImplementedError
 
     def _history(self, tx: Any, incident_id: str | None) -> pd.DataFrame:
@@ -311,6 +319,22 @@ class BaseStore:
         """Return the grid code of each point; see :meth:`Store.locate`."""
         with self._transaction() as tx:
             return self._locate(tx, points.to_crs(CRS) if points.crs else points)
+
+    def relocate_incidents(self, progress: Progress | None = None) -> dict[str, int]:
+        """Recompute every incident's grid code from the current grids; return the counts."""
+        spec = layer("incidents")
+        with self._transaction() as tx:
+            rows = self._select(tx, spec, None, None, None, 0)
+            codes = self._locate(tx, rows.geometry).astype(object)
+            codes = codes.where(codes.notna(), None).reset_index(drop=True)
+            changed = (codes.fillna("") != rows["grid_code"].fillna("")).to_numpy()
+            self._set_column(
+                tx, spec, "grid_code", rows["id"][changed].tolist(), codes[changed].tolist()
+            )
+            if progress is not None:
+                progress(len(rows))
+        outside = int(codes.isna().sum())
+        return {"located": len(rows) - outside, "outside": outside, "changed": int(changed.sum())}
 
     def transition(
         self,

@@ -337,6 +337,20 @@ class GeoPackageStore(BaseStore):
         self._touch(tx, spec)
         return deleted
 
+    def _set_column(
+        self,
+        tx: sqlite3.Connection,
+        spec: Layer,
+        column: str,
+        keys: Sequence[str],
+        values: Sequence[Any],
+    ) -> None:
+        tx.executemany(
+            f"UPDATE {_q(spec.name)} SET {_q(column)} = ? WHERE {_q(spec.key)} = ?",
+            zip(values, keys, strict=True),
+        )
+        self._touch(tx, spec)
+
     # -- history and metadata ------------------------------------------------------------------
     def _history(self, tx: sqlite3.Connection, incident_id: str | None) -> pd.DataFrame:
         columns = ", ".join(HISTORY_COLUMNS)

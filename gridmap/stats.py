@@ -1,0 +1,55 @@
+"""Counts a planner or official reads first: rows per layer, incidents per grid, category, status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from gridmap.catalog import categories
+from gridmap.model import LAYERS
+from gridmap.stores import Store
+from gridmap.stores.base import utcnow
+from gridmap.workflow import OPEN_STATES
+
+
+def store_stats(store: Store) -> dict[str, Any]:
+    """Return the store's counts as plain JSON-ready data.
+
+    Returns
+    -------
+    dict
+        ``layers`` (rows per layer, with whether the layer is simulated), and for incidents
+        ``by_status``, ``by_category`` (with zh/en names), ``by_grid`` (all counts and open
+        cases), ``outside_grids`` and ``overdue_open`` (open cases past their deadline).
+    """
+    layers = {}
+    for name in LAYERS:
+        info = store.layer_info(name)
+        layers[name] = {"count": info.count, "simulated": info.simulated, "bbox": info.bbox}
+    incidents = store.read("incidents")
+    stats: dict[str, Any] = {"store": store.url, "layers": layers}
+    if incidents.empty:
+        return stats
+    catalog = categories()
+    open_ = incidents["status"].isin(OPEN_STATES)
+    now = pd.Timestamp(utcnow())
+    by_category = incidents["category"].value_counts()
+    by_grid = incidents.groupby(incidents["grid_code"].fillna("")).agg(
+        total=("id", "size"), open=("status", lambda s: int(s.isin(OPEN_STATES).sum()))
+    )
+    stats["incidents"] = {
+        "by_status": {k: int(v) for k, v in incidents["status"].value_counts().items()},
+        "by_category": {
+            code: {"count": int(n), "zh": catalog[code].zh, "en": catalog[code].en}
+            for code, n in by_category.items()
+        },
+        "by_grid": {
+            code: {"total": int(r.total), "open": int(r.open)}
+            for code, r in by_grid.iterrows()
+            if code
+        },
+        "outside_grids": int(incidents["grid_code"].isna().sum()),
+        "overdue_open": int((open_ & (incidents["deadline"] < now)).sum()),
+    }
+    return stats
