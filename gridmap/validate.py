@@ -58,7 +58,11 @@ def _text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
             return None
         return str(v).strip() or None
 
-    out = pd.Series([one(v) for v in values.tolist()], index=values.index, dtype=object)
+    # Clean each distinct value once: categories, statuses and sources repeat a lot.
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    cleaned = [one(v) for v in np.asarray(uniques, dtype=object).tolist()]
+    cleaned = np.array([*cleaned, None], dtype=object)
+    out = pd.Series(cleaned[codes], index=values.index, dtype=object)
     return out, pd.Series(False, index=values.index)
 
 
@@ -264,7 +268,8 @@ def check_rows(
                     label, layer.key, f"{layer.key} {keys[label]!r} already exists in the store"
                 )
             )
-    order = {label: i for i, label in enumerate(frame.index)}
-    problems.sort(key=lambda p: order.get(p.row, 0))
+    if problems:
+        order = {label: i for i, label in enumerate(frame.index)}
+        problems.sort(key=lambda p: order.get(p.row, 0))
     rows = gpd.GeoDataFrame(columns, geometry=geometry, crs=CRS)
     return rows, problems

@@ -28,6 +28,7 @@ from gridmap.model import CRS, HISTORY_COLUMNS, LAYERS, Layer
 from gridmap.stores import gpkg_rtree, sqlvalues
 from gridmap.stores.base import BaseStore, BBox, LayerInfo, Progress, Where, chunks
 from gridmap.stores.gpkg_blob import decode, encode, register_functions
+from gridmap.stores.sqlite_bulk import insert_columns
 
 BULK_ROWS = 2000  # from this many rows on, the index is filled in bulk
 CHUNK = 50_000
@@ -239,18 +240,14 @@ class GeoPackageStore(BaseStore):
             ).fetchone()[0]
         )
         fids = np.arange(start, start + n, dtype=np.int64)
-        names = ", ".join(["fid", "geom", *map(_q, spec.columns)])
-        marks = ", ".join("?" * (len(spec.columns) + 2))
-        sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+        names = ["fid", "geom", *map(_q, spec.columns)]
         geoms = rows.geometry.to_numpy()
         existing = tx.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         bulk = n >= max(BULK_ROWS, existing)  # rebuilding the indexes is cheaper than updating
         rebuild = self._drop_indexes(tx, spec.name) if bulk else []
         for part in chunks(n, CHUNK):
             columns = [sqlvalues.column(spec.field(c), rows[c].iloc[part]) for c in spec.columns]
-            tx.executemany(
-                sql, zip(fids[part].tolist(), encode(geoms[part]), *columns, strict=True)
-            )
+            insert_columns(tx, table, names, [fids[part].tolist(), encode(geoms[part]), *columns])
             if progress is not None:
                 progress(part.stop - part.start)
         if bulk:
@@ -376,11 +373,7 @@ class GeoPackageStore(BaseStore):
         columns = [[None if v is None or v != v else v for v in c] for c in columns]
         bulk = len(rows) >= BULK_ROWS
         rebuild = self._drop_indexes(tx, "incident_history") if bulk else []
-        tx.executemany(
-            f"INSERT INTO incident_history ({', '.join(HISTORY_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
-            zip(*columns, strict=True),
-        )
+        insert_columns(tx, "incident_history", HISTORY_COLUMNS, columns)
         if bulk:
             self._restore_indexes(tx, "incident_history", rebuild)
 

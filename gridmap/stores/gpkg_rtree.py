@@ -14,6 +14,8 @@ import sqlite3
 
 import numpy as np
 
+from gridmap.stores.sqlite_bulk import insert_columns
+
 CELL_BYTES = 24  # 8-byte id + 4 float32 coordinates
 _CELL = np.dtype([("id", ">i8"), ("box", ">f4", (4,))])
 
@@ -133,7 +135,4 @@ def rebuild(con: sqlite3.Connection, rtree: str, ids: np.ndarray, boxes: np.ndar
     leaves = np.empty(len(ids), dtype=np.int64)
     leaves[order] = first[0] + np.arange(len(ids)) // capacity
     by_id = np.argsort(ids, kind="stable")  # B-tree inserts in key order are fast
-    con.executemany(
-        f"INSERT INTO {rowid} VALUES (?, ?)",
-        zip(ids[by_id].tolist(), leaves[by_id].tolist(), strict=True),
-    )
+    insert_columns(con, rowid, ("rowid", "nodeno"), [ids[by_id].tolist(), leaves[by_id].tolist()])

@@ -20,9 +20,11 @@ from gridmap.model import Field, Layer
 
 def format_times(values: pd.Series) -> list[str | None]:
     """Return ISO 8601 UTC text (``2025-03-01T02:00:00.000Z``) for timezone-aware times."""
-    times = pd.to_datetime(pd.Series(values), utc=True).dt.tz_localize(None).to_numpy()
-    text = np.datetime_as_string(times.astype("datetime64[ms]"), unit="ms")
-    return [None if t == "NaT" else t + "Z" for t in text.tolist()]
+    times = pd.to_datetime(pd.Series(values), utc=True).dt.tz_localize(None)
+    codes, uniques = pd.factorize(times)  # format each distinct instant once
+    text = np.datetime_as_string(uniques.to_numpy().astype("datetime64[ms]"), unit="ms")
+    formatted = np.array([t + "Z" for t in text.tolist()] + [None], dtype=object)
+    return formatted[codes].tolist()
 
 
 def parse_times(values: Sequence[Any]) -> pd.Series:
@@ -32,17 +34,22 @@ def parse_times(values: Sequence[Any]) -> pd.Series:
 
 
 def column(field: Field, values: pd.Series) -> list[Any]:
-    """Return the SQL parameter values of one column."""
+    """Return the SQL parameter values of one column (already checked by ``check_rows``)."""
     if field.kind == "datetime":
         return format_times(values)
     if field.kind == "list":
         return [None if v is None else json.dumps(list(v), ensure_ascii=False) for v in values]
-    out = values.astype(object).where(values.notna(), None).tolist()
+    missing = values.isna().to_numpy()
+    if field.kind in ("int", "float") and not missing.any():
+        return values.to_numpy(dtype="int64" if field.kind == "int" else "float64").tolist()
+    out = values.astype(object).tolist()
+    if not missing.any():
+        return out
     if field.kind == "int":
-        return [None if v is None else int(v) for v in out]
+        return [None if m else int(v) for v, m in zip(out, missing, strict=True)]
     if field.kind == "float":
-        return [None if v is None else float(v) for v in out]
-    return [None if v is None else str(v) for v in out]
+        return [None if m else float(v) for v, m in zip(out, missing, strict=True)]
+    return [None if m else v for v, m in zip(out, missing.tolist(), strict=True)]
 
 
 def frame(spec: Layer, data: dict[str, Sequence[Any]]) -> pd.DataFrame:
