@@ -1,17 +1,42 @@
-"""Fast row inserts through stdlib ``sqlite3``: many rows per statement.
+"""Fast row inserts through stdlib ``sqlite3``: many rows per statement, constants inlined.
 
-``executemany`` with one row per statement spends most of its time stepping the statement;
-binding twenty rows per ``INSERT ... VALUES (...), (...)`` halves the cost of a million-row load.
+``executemany`` with one row per statement spends most of its time stepping the statement and
+binding parameters: twenty rows per ``INSERT ... VALUES (...), (...)`` and columns that hold one
+value in every row written as SQL literals (status, version, update time of an import) make a
+million-row load about twice as fast.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 ROWS_PER_STATEMENT = 20
+
+
+def _literal(value: Any) -> str | None:
+    """Return ``value`` as an SQL literal, or None when it must stay a bound parameter."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str) and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return None
+
+
+def _constant(column: Sequence[Any]) -> str | None:
+    first = column[0]
+    if any(v != first or type(v) is not type(first) for v in column):
+        return None
+    return _literal(first)
 
 
 def insert_columns(
@@ -31,11 +56,15 @@ def insert_columns(
         Equal-length column values.
     """
     n = len(columns[0]) if columns else 0
-    width = len(names)
-    row = "(" + ", ".join("?" * width) + ")"
+    if n == 0:
+        return
+    literals = [_constant(c) if n > 1 else None for c in columns]
+    bound = [c for c, lit in zip(columns, literals, strict=True) if lit is None]
+    width = len(bound)
+    row = "(" + ", ".join("?" if lit is None else lit for lit in literals) + ")"
     head = f"INSERT INTO {table} ({', '.join(names)}) VALUES "
     full, rest = divmod(n, ROWS_PER_STATEMENT)
-    flat = itertools.chain.from_iterable(zip(*columns, strict=True))
+    flat = itertools.chain.from_iterable(zip(*bound, strict=True)) if bound else iter(())
     if full:
         size = width * ROWS_PER_STATEMENT
         batches = (tuple(itertools.islice(flat, size)) for _ in range(full))
