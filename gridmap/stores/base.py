@@ -77,8 +77,14 @@ class Store(Protocol):
         *,
         replace: bool = False,
         progress: Progress | None = None,
+        history: pd.DataFrame | None = None,
     ) -> int:
-        """Validate, derive and write rows in one transaction; return how many were written."""
+        """Validate, derive and write rows in one transaction; return how many were written.
+
+        Incidents whose status is past ``received`` get one ``import`` history entry, unless
+        ``history`` gives their transitions (the columns of ``HISTORY_COLUMNS`` but ``seq``).
+        ``replace`` swaps the layer's rows (and, for incidents, their history) for these.
+        """
 
     def update(
         self,
@@ -466,10 +472,11 @@ def _checked(history: pd.DataFrame, rows: gpd.GeoDataFrame) -> pd.DataFrame:
     history["seq"] = history.groupby("incident_id").cumcount() + 1
     last = history.groupby("incident_id")["to_status"].last()
     status = rows.set_index("id")["status"]
-    wrong = [i for i in status.index if last.get(i, "received") != status[i]]
-    if wrong:
+    ends = last.reindex(status.index).fillna("received")
+    wrong = status.index[ends.ne(status).to_numpy()]
+    if len(wrong):
         raise ValidationError(
-            f"incident {wrong[0]}: its history ends in {last.get(wrong[0], 'received')!r} "
+            f"incident {wrong[0]}: its history ends in {ends[wrong[0]]!r} "
             f"but its status is {status[wrong[0]]!r}"
         )
     return history[list(HISTORY_COLUMNS)]

@@ -257,10 +257,16 @@ class GeoPackageStore(BaseStore):
 
     def _drop_indexes(self, tx: sqlite3.Connection, table: str) -> list[str]:
         """Drop a table's per-row triggers and attribute indexes; return the SQL recreating them."""
+        triggers = [
+            f"rtree_{table}_geom_insert",
+            f"rtree_{table}_geom_delete",
+            f"trigger_insert_feature_count_{table}",
+            f"trigger_delete_feature_count_{table}",
+        ]
         found = tx.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
-            "AND (type = 'index' OR name IN (?, ?))",
-            (table, f"rtree_{table}_geom_insert", f"trigger_insert_feature_count_{table}"),
+            "AND (type = 'index' OR name IN (?, ?, ?, ?))",
+            (table, *triggers),
         ).fetchall()
         for kind, name, _ in found:
             tx.execute(f"DROP {kind.upper()} {_q(name)}")
@@ -300,9 +306,12 @@ class GeoPackageStore(BaseStore):
         )
 
     def _clear(self, tx: sqlite3.Connection, spec: Layer) -> None:
-        tx.execute(f"DELETE FROM {_q(spec.name)}")
-        if spec.name == "incidents":
-            tx.execute("DELETE FROM incident_history")
+        tables = [spec.name, "incident_history"] if spec.name == "incidents" else [spec.name]
+        for table in tables:  # without per-row triggers SQLite empties a table at once
+            rebuild = self._drop_indexes(tx, table)
+            tx.execute(f"DELETE FROM {_q(table)}")
+            self._restore_indexes(tx, table, rebuild)
+        gpkg_rtree.rebuild(tx, f"rtree_{spec.name}_geom", np.zeros(0, np.int64), np.zeros((0, 4)))
 
     def _update_row(
         self, tx: sqlite3.Connection, spec: Layer, key: str, values: dict[str, Any], geometry: Any
