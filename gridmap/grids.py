@@ -1,29 +1,34 @@
-"""Grid layers: generate unit grids over a boundary, check their topology, parse grid codes.
+"""Unit grids: cut a boundary into square or hexagonal cells, coded and carrying population.
 
-Grid codes follow DOMAIN.md §2: a 14-digit CJ/T 213 style code is 6 admin (GB/T 2260) + 3 street
-+ 3 community + 2 grid sequence digits (``"00"`` = the community-level cell); Beijing's DB11 style
-uses 3 sequence digits (15 digits). Roll-ups are prefixes: the first 12 digits name the community,
-the first 9 the street, the first 6 the county-level division.
+Codes are made (and parsed) by :mod:`gridmap.gridcodes`, layers are checked by
+:mod:`gridmap.topology`; :func:`parse_grid_code`, :func:`check_topology` and their companions are
+importable from here too.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import re
 import warnings
-from dataclasses import dataclass
 from typing import Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 from numpy.typing import NDArray
 
 from gridmap.errors import ValidationError
-from gridmap.spatial import locate, metric_crs
+from gridmap.gridcodes import (
+    COMMUNITY_CODE,
+    GridCode,
+    hierarchical_codes,
+    is_community_cell,
+    numbered_codes,
+    parse_grid_code,
+)
+from gridmap.spatial import locate, metric_crs, polygonal_parts
+from gridmap.topology import TopologyIssue, check_topology
 
 __all__ = [
     "GridCode",
@@ -36,95 +41,8 @@ __all__ = [
 
 _MAX_CANDIDATES = 2_000_000
 _SNAP_M = 1e-6  # output precision of generated cells, metres
-_COMMUNITY = re.compile(r"[0-9]{12}")
-_HIER = re.compile(r"[0-9]{14,15}")
-_POLYGON, _MULTI_TYPES = 3, (4, 5, 6, 7)  # shapely type ids: Polygon; Multi*/GeometryCollection
-_COORD_IN_REASON = re.compile(r"\[([-+0-9.eE]+)\s+([-+0-9.eE]+)")
 
-IssueKind = Literal["invalid", "overlap", "gap", "empty", "duplicate_code"]
 GeomArray = NDArray[np.object_]
-
-
-@dataclass(frozen=True)
-class GridCode:
-    """A parsed hierarchical grid code (14-digit CJ/T 213 style or 15-digit Beijing DB11 style)."""
-
-    admin: str
-    street: str
-    community: str
-    seq: str
-    profile: Literal["14", "15"]
-
-    @property
-    def community_code(self) -> str:
-        """The 12-digit community prefix (admin + street + community)."""
-        return self.admin + self.street + self.community
-
-    @property
-    def street_code(self) -> str:
-        """The 9-digit street prefix (admin + street)."""
-        return self.admin + self.street
-
-
-def parse_grid_code(code: str) -> GridCode | None:
-    """Split a hierarchical grid code into its parts.
-
-    Parameters
-    ----------
-    code : str
-        A grid code.
-
-    Returns
-    -------
-    GridCode or None
-        The parts of a 14- or 15-digit code; ``None`` for any other (free-form) code.
-
-    Examples
-    --------
-    >>> parse_grid_code("11010100100101")
-    GridCode(admin='110101', street='001', community='001', seq='01', profile='14')
-    >>> parse_grid_code("G0001") is None
-    True
-    """
-    if not isinstance(code, str) or not _HIER.fullmatch(code):
-        return None
-    profile: Literal["14", "15"] = "14" if len(code) == 14 else "15"
-    return GridCode(code[:6], code[6:9], code[9:12], code[12:], profile)
-
-
-def is_community_cell(code: str) -> bool:
-    """Return True for a 14-digit code whose sequence is ``"00"`` (the community-level cell)."""
-    parsed = parse_grid_code(code)
-    return parsed is not None and parsed.profile == "14" and parsed.seq == "00"
-
-
-@dataclass(frozen=True)
-class TopologyIssue:
-    """One topology problem found by :func:`check_topology`.
-
-    Attributes
-    ----------
-    kind : {"invalid", "overlap", "gap", "empty", "duplicate_code"}
-        What is wrong.
-    codes : tuple of str
-        Grid codes involved (sorted): the grid itself, both overlapping grids, or the grids
-        around a gap.
-    area_m2 : float
-        Area of the overlap or gap, of the (repaired) invalid grid; 0 for empty grids and
-        duplicate codes.
-    location : str or None
-        A point on the problem as WKT in longitude/latitude (EPSG:4326): the self-intersection
-        (or first vertex) of an invalid grid, a point inside an overlap or gap; ``None`` for
-        empty grids and duplicate codes.
-    detail : str
-        :func:`shapely.is_valid_reason` for invalid grids, otherwise a short explanation.
-    """
-
-    kind: IssueKind
-    codes: tuple[str, ...]
-    area_m2: float
-    location: str | None
-    detail: str = ""
 
 
 def generate_grids(
@@ -194,9 +112,9 @@ def generate_grids(
     order = np.lexsort((col, row, owner))
     owner, geoms = owner[order], geoms[order]
     if communities is None:
-        codes = _free_codes(len(geoms), "G" if code_prefix is None else code_prefix)
+        codes = numbered_codes("G" if code_prefix is None else code_prefix, len(geoms))
     else:
-        codes = _hierarchical_codes(owner, communities)
+        codes = hierarchical_codes(owner, communities)
     metric = gpd.GeoSeries(geoms, crs=crs)
     population = _population(metric, codes, demand, demand_column, crs)
     out = gpd.GeoDataFrame(
@@ -228,19 +146,19 @@ def _areas(
     if code_column is None:
         union = np.empty(1, dtype=object)
         union[0] = shapely.union_all(geoms)
-        area = _polygonal(union, min_part=0.0)[0]
+        area = polygonal_parts(union, min_part=0.0)[0]
         if area is None:
             raise ValidationError("the boundary has no polygon with an area")
         return None, np.array([area])
     codes = boundary[code_column].astype("string").to_numpy(dtype=object, na_value="")
-    bad = sorted({c for c in codes if not _COMMUNITY.fullmatch(c)})
+    bad = sorted({c for c in codes if not COMMUNITY_CODE.fullmatch(c)})
     if bad:
         raise ValidationError(
             f"column {code_column!r} must hold 12-digit community codes; got {bad[:5]!r}"
         )
     communities = sorted(set(codes))
     unions = np.array([shapely.union_all(geoms[codes == c]) for c in communities])
-    areas = _polygonal(unions, min_part=0.0)
+    areas = polygonal_parts(unions, min_part=0.0)
     missing = [c for c, a in zip(communities, areas, strict=True) if a is None]
     if missing:
         raise ValidationError(f"communities without a polygon area: {missing[:5]!r}")
@@ -300,55 +218,10 @@ def _clip(cells, rows, cols, areas, min_part):
         geoms = np.empty(len(idx), dtype=object)
         geoms[inside] = shapely.set_precision(cells[idx[inside]], _SNAP_M)
         geoms[~inside] = shapely.intersection(cells[idx[~inside]], area, grid_size=_SNAP_M)
-        geoms = _polygonal(geoms, min_part)
+        geoms = polygonal_parts(geoms, min_part)
         keep = ~shapely.is_missing(geoms)
         parts.append((np.full(keep.sum(), number), rows[idx][keep], cols[idx][keep], geoms[keep]))
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
-
-
-def _polygonal(geoms: GeomArray, min_part: float) -> GeomArray:
-    """Keep the polygons (area > ``min_part``) of each geometry: Polygon, MultiPolygon or None."""
-    parts, owner = shapely.get_parts(geoms, return_index=True)
-    while len(parts) and np.isin(shapely.get_type_id(parts), _MULTI_TYPES).any():
-        sub, sub_owner = shapely.get_parts(parts, return_index=True)
-        parts, owner = sub, owner[sub_owner]
-    keep = (shapely.get_type_id(parts) == _POLYGON) & (shapely.area(parts) > min_part)
-    parts, owner = parts[keep], owner[keep]
-    out = np.full(len(geoms), None, dtype=object)
-    counts = np.bincount(owner, minlength=len(geoms))
-    single = counts[owner] == 1
-    out[owner[single]] = parts[single]
-    if (~single).any():
-        groups, inverse = np.unique(owner[~single], return_inverse=True)
-        out[groups] = shapely.multipolygons(parts[~single], indices=inverse)
-    return out
-
-
-def _free_codes(count: int, prefix: str) -> NDArray[np.object_]:
-    width = max(4, len(str(count)))
-    return np.array([f"{prefix}{i:0{width}d}" for i in range(1, count + 1)], dtype=object)
-
-
-def _hierarchical_codes(owner: NDArray[np.intp], communities: list[str]) -> NDArray[np.object_]:
-    counts = np.bincount(owner, minlength=len(communities))
-    too_many = [c for c, n in zip(communities, counts, strict=True) if n > 999]
-    if too_many:
-        raise ValidationError(f"communities needing more than 999 cells: {too_many[:5]!r}")
-    long = [c for c, n in zip(communities, counts, strict=True) if n > 99]
-    if long:
-        warnings.warn(
-            f"{len(long)} communit{'y needs' if len(long) == 1 else 'ies need'} more than 99 "
-            f"cells and get 15-digit codes with 3-digit sequences (Beijing DB11 style): {long}",
-            UserWarning,
-            stacklevel=3,
-        )
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    seq = np.arange(len(owner)) - starts[owner] + 1
-    width = np.where(counts > 99, 3, 2)[owner]
-    return np.array(
-        [f"{communities[o]}{s:0{w}d}" for o, s, w in zip(owner, seq, width, strict=True)],
-        dtype=object,
-    )
 
 
 def _population(cells: gpd.GeoSeries, codes, demand, demand_column, crs) -> NDArray[np.float64]:
@@ -416,134 +289,3 @@ def _areal_spread(cells: GeomArray, polygons: GeomArray, weights: NDArray) -> ND
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(source_area[poly_idx] > 0, shared / source_area[poly_idx], 0.0)
     return np.bincount(cell_idx, weights=weights[poly_idx] * share, minlength=len(cells))
-
-
-def check_topology(
-    grids: gpd.GeoDataFrame,
-    code_column: str = "code",
-    *,
-    min_area_m2: float = 1.0,
-    boundary: gpd.GeoDataFrame | None = None,
-) -> list[TopologyIssue]:
-    """Find invalid, empty, overlapping and duplicate-coded grids and gaps between grids.
-
-    Parameters
-    ----------
-    grids : geopandas.GeoDataFrame
-        Grid polygons with a CRS and a ``code_column``.
-    code_column : str, default "code"
-        Column holding the grid codes.
-    min_area_m2 : float, default 1.0
-        Overlaps and gaps smaller than this (in m², local UTM zone) are ignored as noise.
-    boundary : geopandas.GeoDataFrame, optional
-        The area the grids should cover. When given, only the parts of gaps inside it count,
-        so holes of the boundary itself (a lake, an enclave) are not reported as gaps.
-
-    Returns
-    -------
-    list of TopologyIssue
-        In the order empty, duplicate_code, invalid, overlap, gap. An overlap involves a pair
-        of grids; a gap is a hole enclosed by the grids (an interior ring of their union), so
-        indentations of the outer edge are not reported. Validity is judged on the geometries as
-        given; measurements use a repaired (:func:`shapely.make_valid`) copy in the local UTM
-        zone.
-    """
-    if code_column not in grids.columns:
-        raise ValidationError(f"grids have no column {code_column!r}")
-    if grids.crs is None:
-        raise ValidationError("grids have no CRS: set one before checking topology")
-    codes = grids[code_column].astype("string").to_numpy(dtype=object, na_value="")
-    geoms = np.asarray(grids.geometry.values)
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    issues = [TopologyIssue("empty", (c,), 0.0, None, "no geometry") for c in codes[empty]]
-    uniq, counts = np.unique(codes.astype(str), return_counts=True)
-    issues += [
-        TopologyIssue("duplicate_code", (c,), 0.0, None, f"{n} grids share this code")
-        for c, n in zip(uniq, counts, strict=True)
-        if n > 1
-    ]
-    if empty.all():
-        return issues
-    crs = metric_crs(grids)
-    to_lonlat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    metric = np.asarray(grids.geometry.to_crs(crs).values)
-    invalid = ~empty & ~shapely.is_valid(geoms)
-    issues += _invalid_issues(geoms, metric, codes, invalid, grids.crs)
-    fixed = metric.copy()
-    broken = ~empty & ~shapely.is_valid(metric)  # reprojection can break near-degenerate rings
-    fixed[broken] = shapely.make_valid(metric[broken])
-    fixed[empty] = None
-    issues += _overlap_issues(fixed, codes, min_area_m2, to_lonlat)
-    area = None
-    if boundary is not None:
-        area = shapely.union_all(
-            shapely.make_valid(np.asarray(boundary.geometry.to_crs(crs).values))
-        )
-    issues += _gap_issues(fixed, codes, min_area_m2, to_lonlat, area)
-    return issues
-
-
-def _wkt_lonlat(points: GeomArray, to_lonlat: pyproj.Transformer) -> list[str]:
-    xy = shapely.get_coordinates(points)
-    lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1])
-    return list(shapely.to_wkt(shapely.points(lon, lat), rounding_precision=7))
-
-
-def _invalid_issues(geoms, metric, codes, invalid, crs) -> list[TopologyIssue]:
-    if not invalid.any():
-        return []
-    reasons = shapely.is_valid_reason(geoms[invalid])
-    xy, which = shapely.get_coordinates(geoms[invalid], return_index=True)
-    spots = xy[np.unique(which, return_index=True)[1]]  # first vertex of each grid
-    for n, reason in enumerate(reasons):
-        found = _COORD_IN_REASON.search(reason)  # e.g. "Self-intersection[116.1 39.9]"
-        if found:
-            spots[n] = float(found[1]), float(found[2])
-    lon, lat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(
-        spots[:, 0], spots[:, 1]
-    )
-    where = shapely.to_wkt(shapely.points(lon, lat), rounding_precision=7)
-    area = shapely.area(shapely.make_valid(metric[invalid]))
-    return [
-        TopologyIssue("invalid", (c,), float(a), w, r)
-        for c, a, w, r in zip(codes[invalid], area, where, reasons, strict=True)
-    ]
-
-
-def _overlap_issues(fixed, codes, min_area, to_lonlat) -> list[TopologyIssue]:
-    a, b = shapely.STRtree(fixed).query(fixed, predicate="intersects")
-    pair = a < b
-    a, b = a[pair], b[pair]
-    shared = shapely.intersection(fixed[a], fixed[b])
-    area = shapely.area(shared)
-    big = area >= min_area
-    where = _wkt_lonlat(shapely.point_on_surface(shared[big]), to_lonlat)
-    return [
-        TopologyIssue("overlap", tuple(sorted((codes[i], codes[j]))), float(s), w, "grids overlap")
-        for i, j, s, w in zip(a[big], b[big], area[big], where, strict=True)
-    ]
-
-
-def _gap_issues(fixed, codes, min_area, to_lonlat, boundary) -> list[TopologyIssue]:
-    union = shapely.get_parts(shapely.union_all(fixed[~shapely.is_missing(fixed)]))
-    union = union[shapely.get_type_id(union) == _POLYGON]
-    n_holes = shapely.get_num_interior_rings(union)
-    owner = np.repeat(np.arange(len(union)), n_holes)
-    ring_no = np.arange(len(owner)) - np.repeat(np.cumsum(n_holes) - n_holes, n_holes)
-    holes = shapely.polygons(shapely.get_interior_ring(union[owner], ring_no))
-    if boundary is not None:
-        holes = _polygonal(shapely.intersection(holes, boundary), min_part=0.0)
-        holes = holes[~shapely.is_missing(holes)]
-    holes = holes[shapely.area(holes) >= min_area]
-    if len(holes) == 0:
-        return []
-    hole_idx, grid_idx = shapely.STRtree(fixed).query(holes, predicate="dwithin", distance=1e-3)
-    order = np.argsort(hole_idx, kind="stable")
-    around = np.split(
-        codes[grid_idx[order]], np.searchsorted(hole_idx[order], np.arange(1, len(holes)))
-    )
-    where = _wkt_lonlat(shapely.point_on_surface(holes), to_lonlat)
-    return [
-        TopologyIssue("gap", tuple(sorted(set(c))), float(a), w, "hole enclosed by grids")
-        for c, a, w in zip(around, shapely.area(holes), where, strict=True)
-    ]

@@ -1,4 +1,4 @@
-"""Spatial operations on grid layers: metric CRS, areas, and locating points in grids."""
+"""Spatial operations on grid layers: metric CRS, areas, polygon parts, locating points in grids."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from numpy.typing import NDArray
 
 from gridmap.errors import ValidationError
 
-__all__ = ["area_m2", "locate", "metric_crs"]
+__all__ = ["area_m2", "locate", "metric_crs", "polygonal_parts"]
 
 _POINT = 0  # shapely.GeometryType.POINT
+_POLYGON, _MULTI_TYPES = 3, (4, 5, 6, 7)  # shapely type ids: Polygon; Multi*/GeometryCollection
 
 
 def metric_crs(data: gpd.GeoDataFrame | gpd.GeoSeries) -> pyproj.CRS:
@@ -62,6 +63,28 @@ def area_m2(geoms: gpd.GeoSeries | gpd.GeoDataFrame) -> NDArray[np.float64]:
         return np.zeros(0, dtype=np.float64)
     projected = series.to_crs(metric_crs(series))
     return np.nan_to_num(shapely.area(projected.values), nan=0.0)
+
+
+def polygonal_parts(geoms: NDArray[np.object_], min_part: float) -> NDArray[np.object_]:
+    """Keep the polygons (area > ``min_part``) of each geometry: Polygon, MultiPolygon or None.
+
+    Multi-part geometries and collections (nested ones too) are taken apart; the polygons left
+    of each geometry are put together again, in their order, without merging them.
+    """
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    while len(parts) and np.isin(shapely.get_type_id(parts), _MULTI_TYPES).any():
+        sub, sub_owner = shapely.get_parts(parts, return_index=True)
+        parts, owner = sub, owner[sub_owner]
+    keep = (shapely.get_type_id(parts) == _POLYGON) & (shapely.area(parts) > min_part)
+    parts, owner = parts[keep], owner[keep]
+    out = np.full(len(geoms), None, dtype=object)
+    counts = np.bincount(owner, minlength=len(geoms))
+    single = counts[owner] == 1
+    out[owner[single]] = parts[single]
+    if (~single).any():
+        groups, inverse = np.unique(owner[~single], return_inverse=True)
+        out[groups] = shapely.multipolygons(parts[~single], indices=inverse)
+    return out
 
 
 def locate(

