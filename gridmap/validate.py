@@ -97,10 +97,11 @@ def _datetime(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         parsed = pd.Series(pd.NaT, index=values.index, dtype=f"datetime64[us, {tz}]")
         if zoned.any():
             aware = pd.to_datetime(text[zoned], errors="coerce", utc=True, format="ISO8601")
-            parsed[zoned] = aware.dt.tz_convert(tz)
+            parsed[zoned] = aware.dt.tz_convert(tz).dt.floor("us").dt.as_unit("us")
         if (~zoned).any():
             naive = pd.to_datetime(text[~zoned], errors="coerce", format="ISO8601")
-            parsed[~zoned] = naive.dt.tz_localize(tz, nonexistent="NaT", ambiguous="NaT")
+            local = naive.dt.tz_localize(tz, nonexistent="NaT", ambiguous="NaT")
+            parsed[~zoned] = local.dt.floor("us").dt.as_unit("us")
     bad = parsed.isna() & ~blank
     # times are kept to the millisecond in every store
     return pd.to_datetime(parsed, utc=True).dt.floor("ms").dt.tz_convert(tz), bad
@@ -136,17 +137,22 @@ _DTYPE = {"int": "Int64", "float": "float64"}
 _TYPE_WORD = {"int": "an integer", "float": "a number", "datetime": "a date/time", "list": "a list"}
 
 
+def _show(value: object) -> str:
+    """Return a value as a user reads it (numpy scalars as plain numbers)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _not_allowed(value: object, allowed: set[object]) -> str:
     if len(allowed) > 12:
-        return f"{value!r} is not a known code (see the catalog in data/)"
-    return f"{value!r} is not one of: {', '.join(map(str, sorted(allowed, key=str)))}"
+        return f"{_show(value)} is not a known code (see the catalog in data/)"
+    return f"{_show(value)} is not one of: {', '.join(map(str, sorted(allowed, key=str)))}"
 
 
 def _check_field(field: Field, raw: pd.Series, problems: list[Problem]) -> pd.Series:
     values, bad = _COERCE[field.kind](raw)
     for label in raw.index[bad.to_numpy()]:
         problems.append(
-            Problem(label, field.name, f"{raw[label]!r} is not {_TYPE_WORD[field.kind]}")
+            Problem(label, field.name, f"{_show(raw[label])} is not {_TYPE_WORD[field.kind]}")
         )
     missing = values.isna().to_numpy() if field.kind != "list" else np.zeros(len(values), bool)
     if field.required:
