@@ -21,7 +21,9 @@ def store_stats(store: Store) -> dict[str, Any]:
     dict
         ``layers`` (rows per layer, with whether the layer is simulated), and for incidents
         ``by_status``, ``by_category`` (with zh/en names), ``by_grid`` (all counts and open
-        cases), ``outside_grids`` and ``overdue_open`` (open cases past their deadline).
+        cases), ``outside_grids``, ``as_of`` (the latest report or transition, or now if
+        sooner: a historical data set is judged as of its own end) and ``overdue_open`` (open
+        cases past their deadline at ``as_of``).
     """
     layers = {}
     for name in LAYERS:
@@ -33,7 +35,8 @@ def store_stats(store: Store) -> dict[str, Any]:
         return stats
     catalog = categories()
     open_ = incidents["status"].isin(OPEN_STATES)
-    now = pd.Timestamp(utcnow())
+    latest = max(incidents["reported_at"].max(), store.history()["at"].max())
+    now = min(pd.Timestamp(utcnow()), latest)
     by_category = incidents["category"].value_counts()
     by_grid = incidents.groupby(incidents["grid_code"].fillna("")).agg(
         total=("id", "size"), open=("status", lambda s: int(s.isin(OPEN_STATES).sum()))
@@ -50,6 +53,7 @@ def store_stats(store: Store) -> dict[str, Any]:
             if code
         },
         "outside_grids": int(incidents["grid_code"].isna().sum()),
+        "as_of": now.isoformat(),
         "overdue_open": int((open_ & (incidents["deadline"] < now)).sum()),
     }
     return stats
