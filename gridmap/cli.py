@@ -156,7 +156,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     from gridmap.demo import build_demo, build_synthetic
 
     store = open_store(args.store)
-    with progress_bar(None, "demo", unit="steps") as step:
+    with progress_bar(None, "demo") as step:
         if args.synthetic:
             summary = build_synthetic(
                 store, grids=args.grids, incidents=args.incidents, seed=args.seed, progress=step
@@ -184,8 +184,39 @@ def _cmd_stats(args: argparse.Namespace) -> None:
             + ", ".join(f"{k} {v}" for k, v in incidents["by_status"].items())
         )
         print(
-            f"open and overdue: {incidents['overdue_open']}; outside every grid: {incidents['outside_grids']}"
+            f"open and overdue as of {incidents['as_of'][:16]}: {incidents['overdue_open']}; "
+            f"outside every grid: {incidents['outside_grids']}"
         )
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> None:
+    from gridmap.stores.migrate import upgrade
+    from gridmap.stores.pg_connect import redact
+
+    url = args.url or args.store
+    if not url.startswith(("postgresql://", "postgres://")):
+        open_store(url)  # a GeoPackage has no migrations: opening creates what is missing
+        print(f"{url}: GeoPackage stores need no migrations; store ready")
+        return
+    done = upgrade(url)
+    where = redact(url)
+    print(f"{where}: applied {', '.join(done)}" if done else f"{where}: schema is up to date")
+
+
+def _cmd_db_copy(args: argparse.Namespace) -> None:
+    from gridmap.stores.copy import copy_store
+
+    source = open_store(args.source or args.store, create=False)
+    target = open_store(args.target)
+    try:
+        with progress_bar(None, "copy") as step:
+            counts = copy_store(source, target, progress=step, replace=args.replace)
+    finally:
+        source.close()
+        target.close()
+    for name, n in counts.items():
+        print(f"  {name:<17} {n:>9}")
+    print(f"copied {source.url} -> {target.url}; counts verified")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,6 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="counts per layer; incidents per grid, category, status")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_stats)
+
+    db = sub.add_parser("db", help="database schema and copies between stores")
+    dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    p = dsub.add_parser("upgrade", help="apply the pending schema migrations (PostGIS)")
+    p.add_argument("url", nargs="?", help="the store to upgrade (default: --store)")
+    p.set_defaults(run=_cmd_db_upgrade)
+    p = dsub.add_parser("copy", help="copy every layer, the history and metadata to another store")
+    p.add_argument("--from", dest="source", help="the store to read (default: --store)")
+    p.add_argument("--to", dest="target", required=True, help="a .gpkg file or postgresql:// URL")
+    p.add_argument("--replace", action="store_true", help="overwrite a target that holds rows")
+    p.set_defaults(run=_cmd_db_copy)
     return parser
 
 

@@ -11,15 +11,24 @@ import pytest
 from shapely.geometry import box
 
 from gridmap.stores import open_store
+from tests.pg_cluster import pg_databases, pg_server, pg_url  # noqa: F401  (fixtures)
 
-BACKENDS = ["gpkg"]
+BACKENDS = ["gpkg", "postgis"]
+_MARKS = {"postgis": [pytest.mark.postgis]}
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[pytest.param(b, marks=_MARKS.get(b, [])) for b in BACKENDS])
 def store_factory(request, tmp_path) -> Iterator[Callable[[], object]]:
-    """Return a function opening (another connection to) one fresh store of each backend."""
+    """Return a function opening (another connection to) one fresh store of each backend.
+
+    A PostGIS store is a fresh schema with the migrations applied, on the test server of
+    tests/pg_cluster.py (marked ``postgis``: ``-m "not postgis"`` leaves it out).
+    """
     opened = []
-    url = str(tmp_path / "store.gpkg")
+    if request.param == "postgis":
+        url = request.getfixturevalue("pg_url")
+    else:
+        url = str(tmp_path / "store.gpkg")
 
     def factory():
         store = open_store(url)

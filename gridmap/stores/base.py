@@ -423,7 +423,8 @@ def _check_version(spec: Layer, key: str, row: pd.Series, expected: int | None) 
 
 
 def _deadlines(reported_at: pd.Series, category: pd.Series) -> pd.DatetimeIndex:
-    limits = category.map(lambda c: categories()[c].limit_hours).to_numpy(dtype=float)
+    hours = {code: c.limit_hours for code, c in categories().items()}
+    limits = category.map(hours).to_numpy(dtype=float)
     starts = pd.DatetimeIndex(reported_at)
     return working_calendar().add_working_hours_many(starts, limits).as_unit("us")
 
