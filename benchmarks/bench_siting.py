@@ -1,0 +1,191 @@
+"""Benchmark the siting models: OR-Library p-median and spopt's San Francisco data.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_siting.py [pmedN.txt ...] [--time-cap S] [--no-spopt]
+
+Without files it runs every ``pmed*.txt`` of ``../shared/benchmarks/pmed``
+(numerically sorted), then MCLP and LSCP on spopt's San Francisco test data.
+Each p-median row shows n, p, our objective, the published optimum (parsed
+from that folder's README), whether optimality was proven and the seconds.
+When PySAL spopt (with PuLP's bundled CBC) can be imported, the same models
+are also solved with it, with the same time cap, for a time ratio; otherwise
+the column says "spopt not installed". spopt's time excludes model building,
+as in the README's reference table; ours is the whole call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from optimizer import siting  # noqa: E402
+from optimizer.instances import read_orlib_pmed  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "benchmarks"
+PMED = SHARED / "pmed"
+SF = SHARED / "spopt_sf_testdata"
+LIMIT = 60.0
+
+try:  # optional: only for the comparison column
+    import pulp
+    from spopt.locate import LSCP as SpoptLSCP
+    from spopt.locate import MCLP as SpoptMCLP
+    from spopt.locate import PMedian as SpoptPMedian
+
+    SPOPT = True
+except ImportError:
+    SPOPT = False
+
+
+def known_optima(readme: Path) -> dict[str, float]:
+    """Parse ``| pmedN.txt | n | m | p | optimum | ...`` rows of the README."""
+    if not readme.exists():
+        return {}
+    row = re.compile(r"^\|\s*(pmed\d+)\.txt\s*\|\s*\d+\s*\|\s*\d+\s*\|\s*\d+\s*\|\s*(\d+)\s*\|")
+    return {
+        m.group(1): float(m.group(2))
+        for line in readme.read_text().splitlines()
+        if (m := row.match(line))
+    }
+
+
+def numeric_key(path: Path) -> tuple[int, str]:
+    digits = re.findall(r"\d+", path.stem)
+    return (int(digits[-1]) if digits else 0, path.name)
+
+
+def spopt_solve(model, cap: float) -> tuple[str, float]:
+    """Solve a built spopt model with CBC; return (status text, solve seconds)."""
+    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=cap)
+    start = time.perf_counter()
+    try:
+        model.solve(solver)
+    except Exception as exc:  # spopt raises when CBC stops without proof
+        seconds = time.perf_counter() - start
+        return f"not solved ({type(exc).__name__})", seconds
+    seconds = time.perf_counter() - start
+    # CBC stopped by its time limit with a solution still reports status
+    # "Optimal"; sol_status tells a proven optimum from a merely feasible one.
+    if model.problem.sol_status != pulp.LpSolutionOptimal:
+        return "feasible, not proven", seconds
+    return pulp.LpStatus[model.problem.status], seconds
+
+
+def ratio_text(ours: float, status: str, theirs: float, cap: float) -> str:
+    if status != "Optimal":
+        return f"not proven in {cap:g} s (> {theirs / ours:.0f}x)"
+    return f"{theirs:7.2f} s  x{theirs / ours:.1f}"
+
+
+def run_pmed(files: list[Path], cap: float, use_spopt: bool) -> tuple[int, int]:
+    optima = known_optima(PMED / "README.md")
+    header = (
+        f"{'instance':<10} {'n':>4} {'p':>4} {'objective':>10} {'optimum':>8} {'match':>5} "
+        f"{'proven':>6} {'seconds':>8}  {'method':<56} spopt+CBC (ratio)"
+    )
+    print(header)
+    print("-" * len(header))
+    proven_in_limit = 0
+    for path in files:
+        inst = read_orlib_pmed(path)
+        result = siting.p_median(inst.cost, inst.p, time_limit=cap)
+        known = optima.get(path.stem, math.nan)
+        match = "yes" if result.objective == known else ("?" if math.isnan(known) else "NO")
+        ok = result.optimal and result.seconds <= LIMIT and match != "NO"
+        proven_in_limit += ok
+        if not use_spopt:
+            comparison = "spopt not installed" if not SPOPT else "skipped (--no-spopt)"
+        else:
+            model = SpoptPMedian.from_cost_matrix(inst.cost, np.ones(inst.n), inst.p)
+            status, seconds = spopt_solve(model, cap)
+            comparison = ratio_text(result.seconds, status, seconds, cap)
+        print(
+            f"{path.stem:<10} {inst.n:>4} {inst.p:>4} {result.objective:>10.0f} {known:>8.0f} "
+            f"{match:>5} {'yes' if result.optimal else 'NO':>6} {result.seconds:>8.2f}  "
+            f"{result.method[:56]:<56} {comparison}",
+            flush=True,
+        )
+    return proven_in_limit, len(files)
+
+
+def sf_data() -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    distances = pd.read_csv(SF / "SF_network_distance_candidateStore_16_censusTract_205_new.csv")
+    cost = distances.pivot_table(
+        values="distance", index="DestinationName", columns="name"
+    ).to_numpy()
+    demand = pd.read_csv(SF / "SF_demand_205_centroid_uniform_weight.csv")
+    weights = demand.sort_values(by=["NAME"]).reset_index()["POP2000"].to_numpy()
+    return cost, weights
+
+
+def run_sf(cap: float, use_spopt: bool) -> None:
+    if not SF.exists():
+        print(f"\n(San Francisco data not found at {SF})")
+        return
+    cost, weights = sf_data()
+    print(f"\nspopt San Francisco data: {cost.shape[0]} tracts x {cost.shape[1]} stores")
+    cases = [
+        ("MCLP p=4, 5 km", lambda: siting.mclp(cost, 5000.0, 4, weights=weights, time_limit=cap)),
+        ("LSCP 5 km", lambda: siting.lscp(cost, 5000.0, time_limit=cap)),
+        ("p-median p=4", lambda: siting.p_median(cost, 4, weights=weights, time_limit=cap)),
+    ]
+    builders = {
+        "MCLP p=4, 5 km": lambda: SpoptMCLP.from_cost_matrix(cost, weights, 5000.0, 4),
+        "LSCP 5 km": lambda: SpoptLSCP.from_cost_matrix(cost, 5000.0),
+        "p-median p=4": lambda: SpoptPMedian.from_cost_matrix(cost, weights, 4),
+    }
+    for name, run in cases:
+        result = run()
+        extra = ""
+        if name.startswith("MCLP"):
+            share = (1 - result.n_uncovered / cost.shape[0]) * 100
+            extra = f"covered {result.covered_weight:.0f}, {share:.3f} % of tracts"
+        elif name.startswith("p-median"):
+            extra = f"mean distance {result.objective / weights.sum():.4f}"
+        else:
+            extra = f"{result.objective:.0f} sites"
+        if not use_spopt:
+            comparison = "spopt not installed" if not SPOPT else "skipped (--no-spopt)"
+        else:
+            status, seconds = spopt_solve(builders[name](), cap)
+            comparison = ratio_text(result.seconds, status, seconds, cap)
+        print(
+            f"{name:<16} objective {result.objective:>12.2f}  proven {result.optimal!s:<5} "
+            f"{result.seconds:6.3f} s  {extra:<40} spopt: {comparison}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="*", type=Path, help="OR-Library pmed files")
+    parser.add_argument(
+        "--time-cap", type=float, default=LIMIT, help="seconds per solve, ours and spopt's"
+    )
+    parser.add_argument("--no-spopt", action="store_true", help="skip the spopt comparison")
+    args = parser.parse_args(argv)
+    files = args.files or sorted(PMED.glob("pmed*.txt"), key=numeric_key)
+    if not files:
+        print(f"no instances given and none found in {PMED}")
+        return 1
+    use_spopt = SPOPT and not args.no_spopt
+    print(f"time cap {args.time_cap:g} s per solve; spopt: {'yes' if SPOPT else 'not installed'}\n")
+    proven, total = run_pmed(sorted(files, key=numeric_key), args.time_cap, use_spopt)
+    run_sf(args.time_cap, use_spopt)
+    print(f"\nSUMMARY: {proven}/{total} p-median instances proven optimal within {LIMIT:g} s")
+    return 0 if proven == total else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
