@@ -11,6 +11,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from optimizer.errors import SpecificationError
+from optimizer.solomon import VRPTWInstance, read_solomon
+
+__all__ = ["PMedianInstance", "VRPTWInstance", "read_orlib_pmed", "read_solomon"]
 
 __all__ = ["PMedianInstance", "read_orlib_pmed"]
 
