@@ -34,6 +34,9 @@ demo: $(STAMP)
 	@mkdir -p $(dir $(DEMO_STORE))
 	$(BIN)/gridmap --store $(DEMO_STORE) demo
 	$(BIN)/gridmap --store $(DEMO_STORE) stats
+	$(BIN)/gridmap --store $(DEMO_STORE) site mclp --kind red_home --p 3 --radius 500m --demand courier
+	$(BIN)/gridmap --store $(DEMO_STORE) dispatch --register --now next-workday
+	$(BIN)/gridmap --store $(DEMO_STORE) patrol --worker W001 --time-limit 2
 	@echo
 	@echo "Demo store: $(DEMO_STORE) (open it in QGIS, or run: $(BIN)/gridmap --store $(DEMO_STORE) stats --json)"
 

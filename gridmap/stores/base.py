@@ -23,7 +23,7 @@ from gridmap.catalog import categories, station_kinds
 from gridmap.errors import ConflictError, NotFoundError, ValidationError
 from gridmap.model import CRS, HISTORY_COLUMNS, Layer, layer
 from gridmap.spatial import area_m2, locate
-from gridmap.validate import check_rows, raise_problems
+from gridmap.validate import check_columns, check_rows, raise_problems
 from gridmap.workflow import next_status
 
 BBox = tuple[float, float, float, float]
@@ -95,6 +95,20 @@ class Store(Protocol):
         expected_version: int | None = None,
     ) -> pd.Series:
         """Change fields of one row in one transaction and return the stored row."""
+
+    def set_values(
+        self,
+        layer: str,
+        keys: Sequence[str],
+        column_values: Mapping[str, Sequence[Any]],
+        *,
+        reset: Where | None = None,
+    ) -> int:
+        """Write columns of many rows in one transaction; return how many rows were written.
+
+        ``column_values`` maps a field to one value per key. With ``reset``, those fields are
+        first set back to their default (null for most) on every row matching the filter.
+        """
 
     def delete(self, layer: str, keys: Sequence[str]) -> int:
         """Delete rows by key in one transaction; return how many were deleted."""
@@ -315,6 +329,46 @@ class BaseStore:
             self._update_row(tx, spec, key, changed, derived.geometry.iloc[0])
             return self._get(tx, spec, key)
 
+    def set_values(
+        self,
+        layer_name: str,
+        keys: Sequence[str],
+        column_values: Mapping[str, Sequence[Any]],
+        *,
+        reset: Where | None = None,
+    ) -> int:
+        """Write columns of many rows atomically; see :meth:`Store.set_values`.
+
+        Raises
+        ------
+        ValidationError
+            If a column is the key, derived, an incident's status, a list, or holds a value the
+            field refuses; or the value lists and ``keys`` differ in length or repeat a key.
+        NotFoundError
+            If a key names no row (nothing is written).
+        """
+        spec = layer(layer_name)
+        keys = [str(k) for k in keys]
+        _check_where(spec, reset)
+        fixed = {spec.key, *(f.name for f in spec.fields if f.derived or f.kind == "list")}
+        if spec.name == "incidents":
+            fixed.add("status")
+        clean = _settable(spec, keys, column_values, fixed)
+        with self._transaction() as tx:
+            missing = set(keys) - self._keys(tx, spec)
+            if missing:
+                raise NotFoundError(f"{spec.name}: no row with {spec.key} {min(missing)!r}")
+            if reset is not None:
+                rows = self._select(tx, spec, None, reset, None, 0, lock=True)
+                written = set(keys)
+                cleared = [k for k in rows[spec.key] if k not in written]
+                for name in clean:
+                    default = spec.field(name).default
+                    self._set_column(tx, spec, name, cleared, [default] * len(cleared))
+            for name, values in clean.items():
+                self._set_column(tx, spec, name, keys, values)
+        return len(keys)
+
     def delete(self, layer_name: str, keys: Sequence[str]) -> int:
         """Delete rows by key; see :meth:`Store.delete`."""
         spec = layer(layer_name)
@@ -412,6 +466,27 @@ def _check_where(spec: Layer, where: Where | None) -> None:
     unknown = set(where or {}) - set(spec.columns)
     if unknown:
         raise ValidationError(f"{spec.name} cannot be filtered by {', '.join(sorted(unknown))}")
+
+
+def _settable(
+    spec: Layer,
+    keys: list[str],
+    given: Mapping[str, Sequence[Any]],
+    fixed: set[str],
+) -> dict[str, list[Any]]:
+    """Return the checked values of :meth:`BaseStore.set_values`, or raise why they are refused."""
+    refused = sorted(fixed & set(given))
+    if refused:
+        raise ValidationError(f"{spec.name}: {', '.join(refused)} cannot be set this way")
+    if len(set(keys)) != len(keys):
+        raise ValidationError(f"{spec.name}: a {spec.key} is given twice")
+    wrong = [name for name, values in given.items() if len(values) != len(keys)]
+    if wrong:
+        raise ValidationError(f"{spec.name}: {wrong[0]} needs one value per key ({len(keys)})")
+    raw = pd.DataFrame({name: list(values) for name, values in given.items()}, dtype=object)
+    frame, problems = check_columns(spec, raw)
+    raise_problems(problems, spec.name)
+    return {name: frame[name].astype(object).tolist() for name in frame.columns}
 
 
 def _check_version(spec: Layer, key: str, row: pd.Series, expected: int | None) -> None:

@@ -39,6 +39,13 @@ _PANDAS_TYPES = {
     "datetime": "datetime64[ms, UTC]",
     "list": "str",
 }
+_SQL_TYPES = {
+    "text": "TEXT",
+    "int": "INTEGER",
+    "float": "REAL",
+    "datetime": "DATETIME",
+    "list": "TEXT",
+}
 _HISTORY_TYPES = {"seq": "int64", "at": "datetime64[ms, UTC]"}
 
 
@@ -117,6 +124,7 @@ class GeoPackageStore(BaseStore):
             self.close()
             self._create_tables(missing)
         con = self._con()
+        self._add_missing_columns(con)
         for spec in LAYERS.values():
             con.execute(
                 f"CREATE UNIQUE INDEX IF NOT EXISTS {_q(spec.name + '_key')} "
@@ -132,6 +140,16 @@ class GeoPackageStore(BaseStore):
             "CREATE UNIQUE INDEX IF NOT EXISTS incident_history_key "
             "ON incident_history (incident_id, seq)"
         )
+
+    def _add_missing_columns(self, con: sqlite3.Connection) -> None:
+        """Add the fields a newer model gave a layer to a file written before (all nullable)."""
+        for spec in LAYERS.values():
+            found = {row[1] for row in con.execute(f"PRAGMA table_info({_q(spec.name)})")}
+            for f in spec.fields:
+                if f.name not in found:
+                    con.execute(
+                        f"ALTER TABLE {_q(spec.name)} ADD COLUMN {_q(f.name)} {_SQL_TYPES[f.kind]}"
+                    )
 
     def _missing_tables(self) -> list[str]:
         wanted = [*LAYERS, "incident_history", "gridmap_meta"]
@@ -351,9 +369,10 @@ class GeoPackageStore(BaseStore):
         keys: Sequence[str],
         values: Sequence[Any],
     ) -> None:
+        params = sqlvalues.column(spec.field(column), pd.Series(list(values), dtype=object))
         tx.executemany(
             f"UPDATE {_q(spec.name)} SET {_q(column)} = ? WHERE {_q(spec.key)} = ?",
-            zip(values, keys, strict=True),
+            zip(params, keys, strict=True),
         )
         self._touch(tx, spec)
 

@@ -316,3 +316,88 @@ def test_imported_history_must_end_in_the_status(store):
     plain = store.insert("incidents", inc)
     assert plain == 2
     assert store.history("I000000")["action"].tolist() == ["report", "import"]
+
+
+def candidate_sites(n: int = 5) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "id": [f"c{i}" for i in range(n)],
+            "kind": ["red_home"] * (n - 1) + ["public_toilet"],
+            "name": [f"候选{i}" for i in range(n)],
+        },
+        geometry=[Point(116.38 + 0.001 * i, 39.89) for i in range(n)],
+        crs=4326,
+    )
+
+
+def test_set_values_writes_many_rows_and_resets_the_others(store):
+    store.insert("sites", candidate_sites())
+    store.set_values("sites", ["c0", "c1", "c4"], {"rank": [1, 2, 1], "gain": [5.0, 2.5, 1.0]})
+    n = store.set_values(
+        "sites",
+        ["c2", "c1"],
+        {"rank": [1, 2], "gain": [7.0, None], "suggested_by": ["mclp", "mclp"]},
+        reset={"kind": "red_home"},
+    )
+    assert n == 2
+    rows = store.read("sites").set_index("id")
+    assert rows["rank"].isna().tolist() == [True, False, False, True, False]
+    assert rows.loc["c2", "rank"] == 1 and rows.loc["c1", "rank"] == 2
+    assert rows.loc["c2", "gain"] == 7.0 and np.isnan(rows.loc["c1", "gain"])
+    assert rows.loc["c2", "suggested_by"] == "mclp" and rows.loc["c0", "suggested_by"] is None
+    assert rows.loc["c4", "rank"] == 1 and rows.loc["c4", "gain"] == 1.0  # other kind: kept
+    assert rows.loc["c0", "name"] == "候选0"  # other columns untouched
+
+
+def test_set_values_is_checked_and_atomic(store):
+    store.insert("sites", candidate_sites())
+    store.set_values("sites", ["c0"], {"rank": [1]})
+    before = store.read("sites")
+    with pytest.raises(ValidationError, match="below 1"):
+        store.set_values("sites", ["c1", "c2"], {"rank": [1, 0]}, reset={"kind": "red_home"})
+    with pytest.raises(ValidationError, match="not an integer"):
+        store.set_values("sites", ["c1"], {"rank": ["first"]})
+    with pytest.raises(NotFoundError, match="nope"):
+        store.set_values("sites", ["c1", "nope"], {"rank": [1, 2]}, reset={"kind": "red_home"})
+    with pytest.raises(ValidationError, match="cannot be set"):
+        store.set_values("sites", ["c1"], {"id": ["x"]})
+    with pytest.raises(ValidationError, match="one value per key"):
+        store.set_values("sites", ["c1", "c2"], {"rank": [1]})
+    with pytest.raises(ValidationError, match="given twice"):
+        store.set_values("sites", ["c1", "c1"], {"rank": [1, 2]})
+    with pytest.raises(ValidationError, match="no field"):
+        store.set_values("sites", ["c1"], {"nope": [1]})
+    with pytest.raises(ValidationError, match="cannot be filtered"):
+        store.set_values("sites", ["c1"], {"rank": [1]}, reset={"nope": 1})
+    after = store.read("sites")
+    pd.testing.assert_frame_equal(pd.DataFrame(before), pd.DataFrame(after))
+
+
+def test_road_edges_round_trip(store):
+    roads = gpd.GeoDataFrame(
+        {
+            "id": ["e1", "e2"],
+            "u": ["1", "2"],
+            "v": ["2", "3"],
+            "length_m": [85.2, 120.0],
+            "name": ["长安街", None],
+            "highway": ["primary", "residential"],
+            "oneway": [1, None],
+        },
+        geometry=[
+            shapely.LineString([(116.380, 39.900), (116.381, 39.900)]),
+            shapely.MultiLineString([[(116.381, 39.900), (116.381, 39.901)]]),
+        ],
+        crs=4326,
+    )
+    assert store.insert("roads", roads) == 2
+    back = store.read("roads")
+    assert back["name"].tolist() == ["长安街", None]
+    assert back["oneway"].tolist() == [1, 0]
+    assert back["speed_kmh"].isna().all()
+    assert (back.geom_type == "LineString").all()
+    assert store.layer_info("roads").bbox == pytest.approx((116.38, 39.9, 116.381, 39.901))
+    two = roads.iloc[:1].assign(id="e3")
+    two.geometry = [shapely.MultiLineString([[(0, 0), (0, 1)], [(1, 1), (1, 2)]])]
+    with pytest.raises(ValidationError, match="MultiLineString with several lines"):
+        store.insert("roads", two)
