@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from optimizer import _mip
-from optimizer.results import SitingResult, relative_gap
+from optimizer.results import SitingResult, uncapacitated_result
 
 __all__ = ["greedy_p_center", "solve_p_center"]
 
@@ -81,7 +81,9 @@ def solve_p_center(
     upper = _radius(cost, start)
     lower = float(cost.min(axis=1).max())
     if upper <= lower or p == existing.size:
-        return _result(cost, start, upper, upper, existing, t0, "greedy (radius = lower bound)")
+        return uncapacitated_result(
+            cost, start, upper, upper, existing, t0, "greedy (radius = lower bound)"
+        )
 
     levels = np.unique(cost[(cost >= lower) & (cost <= upper)])
     solver = _mip.new_solver("p-center")
@@ -120,30 +122,6 @@ def solve_p_center(
     if value > upper:  # keep the greedy solution if the solver returned a worse one
         open_sites, value = start, upper
     bound = out.objective if out.status == "OPTIMAL" else out.bound
-    return _result(cost, open_sites, value, bound, existing, t0, "radius formulation MIP (SCIP)")
-
-
-def _result(
-    cost: np.ndarray,
-    open_sites: np.ndarray,
-    objective: float,
-    bound: float,
-    existing: np.ndarray,
-    t0: float,
-    method: str,
-) -> SitingResult:
-    bound = min(bound, objective)
-    gap = relative_gap(objective, bound)
-    open_sites = np.asarray(open_sites, dtype=np.intp)
-    return SitingResult(
-        open_sites=tuple(int(i) for i in open_sites),
-        assignment=open_sites[np.argmin(cost[:, open_sites], axis=1)],
-        objective=float(objective),
-        bound=float(bound),
-        gap=gap,
-        optimal=gap == 0.0,
-        status="OPTIMAL" if gap == 0.0 else "FEASIBLE",
-        seconds=time.perf_counter() - t0,
-        existing=tuple(int(i) for i in existing),
-        method=method,
+    return uncapacitated_result(
+        cost, open_sites, value, bound, existing, t0, "radius formulation MIP (SCIP)"
     )

@@ -51,14 +51,9 @@ from optimizer.lagrangian import (
     lagrangian_p_median,
     radius_caps,
 )
-from optimizer.results import SitingResult, relative_gap
+from optimizer.results import SitingResult, relative_gap, uncapacitated_result
 
 __all__ = ["solve_capacitated", "solve_uncapacitated"]
-
-
-def _assignment(cost: np.ndarray, open_sites: np.ndarray) -> np.ndarray:
-    open_sites = np.asarray(open_sites, dtype=np.intp)
-    return open_sites[np.argmin(cost[:, open_sites], axis=1)]
 
 
 def _radius_model(
@@ -168,7 +163,7 @@ def solve_uncapacitated(
     if p == existing.size or p == m:
         chosen = existing if p == existing.size else np.arange(m)
         value = p_median_value(cost, weights, chosen)
-        return _result(cost, chosen, value, value, existing, t0, "nothing to choose")
+        return uncapacitated_result(cost, chosen, value, value, existing, t0, "nothing to choose")
 
     start = p_median_heuristic(cost, weights, p, existing, seed=seed)
     budget = max(0.0, time_limit - (time.perf_counter() - t0))
@@ -177,7 +172,9 @@ def solve_uncapacitated(
     )
     ub, best = lag.upper_bound, lag.best_open
     if lag.proven:
-        return _result(cost, best, ub, ub, existing, t0, "heuristic + Lagrangian bound")
+        return uncapacitated_result(
+            cost, best, ub, ub, existing, t0, "heuristic + Lagrangian bound"
+        )
 
     forced = np.flatnonzero(lag.fixed_open)
     free = np.flatnonzero(~lag.fixed_open & ~lag.fixed_closed)
@@ -187,7 +184,9 @@ def solve_uncapacitated(
             ub, best = value, forced
     if forced.size >= p or free.size < p - forced.size:
         # No solution better than UB survives the fixings: UB is optimal.
-        return _result(cost, best, ub, ub, existing, t0, "heuristic + Lagrangian fixing")
+        return uncapacitated_result(
+            cost, best, ub, ub, existing, t0, "heuristic + Lagrangian fixing"
+        )
 
     remaining = time_limit - (time.perf_counter() - t0)
     bnb = lagrangian_branch_and_bound(
@@ -197,10 +196,10 @@ def solve_uncapacitated(
     lower = max(lag.lower_bound, bnb.lower_bound)
     if bnb.complete:
         method = f"Lagrangian branch and bound ({bnb.nodes} nodes, {free.size} free sites)"
-        return _result(cost, best, ub, ub, existing, t0, method)
+        return uncapacitated_result(cost, best, ub, ub, existing, t0, method)
     if time_limit - (time.perf_counter() - t0) < 0.25:  # no time left to build a MIP
         method = f"time limit in Lagrangian branch and bound ({bnb.nodes} nodes)"
-        return _result(cost, best, ub, lower, existing, t0, method)
+        return uncapacitated_result(cost, best, ub, lower, existing, t0, method)
     return _radius_phase(cost, weights, p, existing, lag, ub, best, lower, time_limit, seed, t0)
 
 
@@ -248,9 +247,9 @@ def _radius_phase(
             allow_infeasible=True,
         )
     except NoSolutionError:
-        return _result(cost, best, ub, lower, existing, t0, method + " (time limit)")
+        return uncapacitated_result(cost, best, ub, lower, existing, t0, method + " (time limit)")
     if out.status == "INFEASIBLE":
-        return _result(cost, best, ub, ub, existing, t0, method)
+        return uncapacitated_result(cost, best, ub, ub, existing, t0, method)
     mip_bound = math.ceil(out.bound - 1e-6) if integral else out.bound
     if out.objective < ub - 1e-9 * max(1.0, abs(ub)):
         best = np.sort(
@@ -258,32 +257,7 @@ def _radius_phase(
         )
         ub = p_median_value(cost, weights, best)
     bound = max(lower, min(ub, mip_bound))
-    return _result(cost, best, ub, bound, existing, t0, method)
-
-
-def _result(
-    cost: np.ndarray,
-    open_sites: np.ndarray,
-    objective: float,
-    bound: float,
-    existing: np.ndarray,
-    t0: float,
-    method: str,
-) -> SitingResult:
-    bound = min(bound, objective)
-    gap = relative_gap(objective, bound)
-    return SitingResult(
-        open_sites=tuple(int(i) for i in open_sites),
-        assignment=_assignment(cost, open_sites),
-        objective=float(objective),
-        bound=float(bound),
-        gap=gap,
-        optimal=gap == 0.0,
-        status="OPTIMAL" if gap == 0.0 else "FEASIBLE",
-        seconds=time.perf_counter() - t0,
-        existing=tuple(int(i) for i in existing),
-        method=method,
-    )
+    return uncapacitated_result(cost, best, ub, bound, existing, t0, method)
 
 
 def solve_capacitated(

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CoverageResult", "SitingResult", "relative_gap"]
+__all__ = [
+    "CoverageResult",
+    "SitingResult",
+    "nearest_assignment",
+    "relative_gap",
+    "uncapacitated_result",
+]
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -115,3 +122,39 @@ class CoverageResult(SitingResult):
     def covered_fraction(self) -> float:
         """Share of the total weight that is covered (0 when there is no weight)."""
         return self.covered_weight / self.total_weight if self.total_weight > 0 else 0.0
+
+
+def nearest_assignment(cost: np.ndarray, open_sites: np.ndarray) -> np.ndarray:
+    """Return, for each demand row, the open column with the least cost."""
+    open_sites = np.asarray(open_sites, dtype=np.intp)
+    return open_sites[np.argmin(cost[:, open_sites], axis=1)]
+
+
+def uncapacitated_result(
+    cost: np.ndarray,
+    open_sites: np.ndarray,
+    objective: float,
+    bound: float,
+    existing: np.ndarray,
+    t0: float,
+    method: str,
+) -> SitingResult:
+    """Return the result of an uncapacitated model: every demand served by its nearest site.
+
+    The bound is clipped to the objective; the gap decides optimality and status, and the
+    seconds run from ``t0`` (a ``time.perf_counter()`` reading).
+    """
+    bound = min(bound, objective)
+    gap = relative_gap(objective, bound)
+    return SitingResult(
+        open_sites=tuple(int(i) for i in open_sites),
+        assignment=nearest_assignment(cost, open_sites),
+        objective=float(objective),
+        bound=float(bound),
+        gap=gap,
+        optimal=gap == 0.0,
+        status="OPTIMAL" if gap == 0.0 else "FEASIBLE",
+        seconds=time.perf_counter() - t0,
+        existing=tuple(int(i) for i in existing),
+        method=method,
+    )
