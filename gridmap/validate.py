@@ -60,7 +60,11 @@ def _text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     # Clean each distinct value once: categories, statuses and sources repeat a lot.
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    cleaned = [one(v) for v in np.asarray(uniques, dtype=object).tolist()]
+    distinct = np.asarray(uniques, dtype=object).tolist()  # no missing values here
+    try:
+        cleaned = [v.strip() or None for v in distinct]  # the usual case: all text
+    except AttributeError:
+        cleaned = [one(v) for v in distinct]
     cleaned = np.array([*cleaned, None], dtype=object)
     out = pd.Series(cleaned[codes], index=values.index, dtype=object)
     return out, pd.Series(False, index=values.index)
