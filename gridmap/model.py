@@ -191,6 +191,81 @@ LAYERS: dict[str, Layer] = {
     )
 }
 
+ROLES = ("citizen", "dispatcher", "planner", "official", "admin")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A plain table beside the layers (no geometry): intake records and accounts."""
+
+    name: str
+    key: str
+    fields: tuple[Field, ...]
+
+    @property
+    def columns(self) -> list[str]:
+        """Return the column names in storage order (key first)."""
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        """Return the field called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+#: Plain tables. ``requests`` keeps what a citizen gave with a report (contact details are
+#: private: never published with the incident); ``accounts`` holds users (hashed passwords) and
+#: API keys (hashed); ``sessions`` the hashed bearer tokens of signed-in users.
+TABLES: dict[str, Table] = {
+    table.name: table
+    for table in (
+        Table(
+            "requests",
+            "incident_id",
+            (
+                Field("incident_id", required=True),
+                Field("request_key"),  # the client's Idempotency-Key
+                Field("fingerprint"),  # device + description + place: repeats within minutes
+                Field("token", required=True),
+                Field("received_at", "datetime", required=True),
+                Field("email"),
+                Field("phone"),
+                Field("first_name"),
+                Field("last_name"),
+                Field("device_id"),
+                Field("account_id"),
+                Field("address"),
+                Field("media_url"),
+                Field("api_key"),  # the name of the key the request came with
+            ),
+        ),
+        Table(
+            "accounts",
+            "name",
+            (
+                Field("name", required=True),
+                Field("kind", required=True, choices=_const(("user", "key"))),
+                Field("role", required=True, choices=_const(ROLES)),
+                Field("secret", required=True),  # password hash, or the key's SHA-256
+                Field("created_at", "datetime", required=True),
+                Field("expires_at", "datetime"),
+            ),
+        ),
+        Table(
+            "sessions",
+            "token",
+            (
+                Field("token", required=True),  # SHA-256 of the bearer token
+                Field("account", required=True),
+                Field("role", required=True, choices=_const(ROLES)),
+                Field("expires_at", "datetime", required=True),
+            ),
+        ),
+    )
+}
+
 #: The incident transition history, a plain table beside the layers.
 HISTORY_COLUMNS = (
     "incident_id",
@@ -218,3 +293,19 @@ def layer(name: str) -> Layer:
         return LAYERS[name]
     except KeyError:
         raise NotFoundError(f"unknown layer {name!r}; layers are: {', '.join(LAYERS)}") from None
+
+
+def table(name: str) -> Table:
+    """Return the plain table called ``name``.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such table.
+    """
+    from gridmap.errors import NotFoundError
+
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise NotFoundError(f"unknown table {name!r}; tables are: {', '.join(TABLES)}") from None

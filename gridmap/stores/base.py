@@ -23,6 +23,7 @@ from gridmap.catalog import categories, station_kinds
 from gridmap.errors import ConflictError, NotFoundError, ValidationError
 from gridmap.model import CRS, HISTORY_COLUMNS, Layer, layer
 from gridmap.spatial import area_m2, locate
+from gridmap.stores.records import Intake, RecordStore
 from gridmap.validate import check_columns, check_rows, raise_problems
 from gridmap.workflow import next_status
 
@@ -142,6 +143,22 @@ class Store(Protocol):
     def set_layer_info(self, layer: str, *, description: str, simulated: bool) -> None:
         """Record a layer's description and whether its data is simulated."""
 
+    def add_record(self, table: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Check and store one record of a plain table (:data:`gridmap.model.TABLES`)."""
+
+    def records(
+        self, table: str, where: Where | None = None, *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the records of a plain table matching ``where``."""
+
+    def delete_records(self, table: str, where: Where) -> int:
+        """Delete the records of a plain table matching ``where``; return how many."""
+
+    def intake(
+        self, report: Mapping[str, Any], request: Mapping[str, Any], *, at: Any = None
+    ) -> Intake:
+        """Store a citizen's report as a new incident with its intake record, exactly once."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -151,7 +168,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class BaseStore:
+#: Up to this many points are located against the grids around them only.
+FEW_POINTS = 64
+
+
+class BaseStore(RecordStore):
     """Store behaviour shared by the backends, written over a few SQL primitives."""
 
     url: str
@@ -210,6 +231,11 @@ class BaseStore:
         return self._select(tx, layer("grids"), None, None, None, 0)
 
     def _locate(self, tx: Any, points: gpd.GeoSeries) -> pd.Series:
+        if len(points) <= FEW_POINTS:
+            minx, miny, maxx, maxy = points.total_bounds
+            box = (minx - 1e-9, miny - 1e-9, maxx + 1e-9, maxy + 1e-9)  # a lone point has an area
+            grids = self._select(tx, layer("grids"), box, None, None, 0)
+            return locate(points, grids)
         return locate(points, self._grids(tx))
 
     # -- the shared behaviour -------------------------------------------------------------------

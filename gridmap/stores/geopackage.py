@@ -24,8 +24,8 @@ import pyogrio
 import shapely
 
 from gridmap.errors import NotFoundError, StoreError
-from gridmap.model import CRS, HISTORY_COLUMNS, LAYERS, Layer
-from gridmap.stores import gpkg_rtree, sqlvalues
+from gridmap.model import CRS, HISTORY_COLUMNS, LAYERS, TABLES, Layer
+from gridmap.stores import gpkg_records, gpkg_rtree, sqlvalues
 from gridmap.stores.base import BaseStore, BBox, LayerInfo, Progress, Where, chunks
 from gridmap.stores.gpkg_blob import decode, encode, register_functions
 from gridmap.stores.sqlite_bulk import insert_columns
@@ -53,7 +53,7 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class GeoPackageStore(BaseStore):
+class GeoPackageStore(gpkg_records.GeoPackageRecords, BaseStore):
     """A GridMap store in one GeoPackage file.
 
     Parameters
@@ -125,11 +125,13 @@ class GeoPackageStore(BaseStore):
             self._create_tables(missing)
         con = self._con()
         self._add_missing_columns(con)
-        for spec in LAYERS.values():
+        for spec in [*LAYERS.values(), *TABLES.values()]:
             con.execute(
                 f"CREATE UNIQUE INDEX IF NOT EXISTS {_q(spec.name + '_key')} "
                 f"ON {_q(spec.name)} ({_q(spec.key)})"
             )
+        for sql in gpkg_records.INDEXES:
+            con.execute(sql)
         con.execute("CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status)")
         con.execute("CREATE INDEX IF NOT EXISTS incidents_grid ON incidents (grid_code)")
         con.execute(
@@ -152,7 +154,7 @@ class GeoPackageStore(BaseStore):
                     )
 
     def _missing_tables(self) -> list[str]:
-        wanted = [*LAYERS, "incident_history", "gridmap_meta"]
+        wanted = [*LAYERS, *TABLES, "incident_history", "gridmap_meta"]
         if not self.path.exists():
             return wanted
         try:
@@ -165,6 +167,12 @@ class GeoPackageStore(BaseStore):
         for name in names:
             if name in LAYERS:
                 self._create_layer(LAYERS[name])
+            elif name in TABLES:
+                fields = TABLES[name].fields
+                frame = pd.DataFrame(
+                    {f.name: pd.Series([], dtype=_PANDAS_TYPES[f.kind]) for f in fields}
+                )
+                pyogrio.write_dataframe(frame, self.path, layer=name)
             else:
                 columns = (
                     HISTORY_COLUMNS if name == "incident_history" else ("layer", "key", "value")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
+from psycopg import sql
 
 from gridmap.calendar import working_calendar
 from gridmap.model import Field, Layer
@@ -64,3 +65,23 @@ def frame(spec: Layer, data: dict[str, Sequence[Any]]) -> pd.DataFrame:
         else:
             columns[f.name] = pd.Series(raw, dtype=object)
     return pd.DataFrame({k: pd.Series(v).reset_index(drop=True) for k, v in columns.items()})
+
+
+def condition(field: Field, name: str, value: Any) -> tuple[sql.Composable, list[Any]]:
+    """Return the SQL condition on ``t.name`` of one ``where`` entry (see :data:`.base.Where`)."""
+    column = sql.SQL("t.") + sql.Identifier(name)
+    if isinstance(value, slice):
+        clauses, params = [], []
+        if value.start is not None:
+            clauses.append(column + sql.SQL(" >= %s"))
+            params.append(param(field, value.start))
+        if value.stop is not None:
+            clauses.append(column + sql.SQL(" < %s"))
+            params.append(param(field, value.stop))
+        return (sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("TRUE")), params
+    if isinstance(value, list | tuple | set | frozenset) and field.kind != "list":
+        items = [param(field, v) for v in value]
+        return column + sql.SQL(" = ANY(%s)"), [items]
+    if value is None:
+        return column + sql.SQL(" IS NULL"), []
+    return column + sql.SQL(" = %s"), [param(field, value)]

@@ -31,6 +31,7 @@ from gridmap.spatial import locate
 from gridmap.stores import migrate, pg_copy, pg_values
 from gridmap.stores.base import BaseStore, BBox, LayerInfo, Progress, Where
 from gridmap.stores.pg_connect import configure, connect, redact, translate
+from gridmap.stores.pg_records import PostGISRecords
 
 POOL_SIZE = 10
 POOL_TIMEOUT_S = 30.0
@@ -44,7 +45,7 @@ def _ident(*names: str) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
 
 
-class PostGISStore(BaseStore):
+class PostGISStore(PostGISRecords, BaseStore):
     """A GridMap store in a PostgreSQL database with PostGIS.
 
     Parameters
@@ -172,7 +173,7 @@ class PostGISStore(BaseStore):
             )
             params += [float(v) for v in bbox] * 2
         for name, value in (where or {}).items():
-            clause, values = _condition(spec, name, value)
+            clause, values = pg_values.condition(spec.field(name), name, value)
             clauses.append(clause)
             params += values
         if not clauses:
@@ -366,24 +367,3 @@ def _layer(name: str) -> Layer:
     if spec is None:
         raise NotFoundError(f"unknown layer {name!r}")
     return spec
-
-
-def _condition(spec: Layer, name: str, value: Any) -> tuple[sql.Composable, list[Any]]:
-    """Return the SQL condition of one ``where`` entry (see :data:`gridmap.stores.base.Where`)."""
-    field = spec.field(name)
-    column = sql.SQL("t.") + sql.Identifier(name)
-    if isinstance(value, slice):
-        clauses, params = [], []
-        if value.start is not None:
-            clauses.append(column + sql.SQL(" >= %s"))
-            params.append(pg_values.param(field, value.start))
-        if value.stop is not None:
-            clauses.append(column + sql.SQL(" < %s"))
-            params.append(pg_values.param(field, value.stop))
-        return (sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("TRUE")), params
-    if isinstance(value, list | tuple | set | frozenset) and field.kind != "list":
-        items = [pg_values.param(field, v) for v in value]
-        return column + sql.SQL(" = ANY(%s)"), [items]
-    if value is None:
-        return column + sql.SQL(" IS NULL"), []
-    return column + sql.SQL(" = %s"), [pg_values.param(field, value)]

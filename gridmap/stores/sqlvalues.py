@@ -33,6 +33,29 @@ def parse_times(values: Sequence[Any]) -> pd.Series:
     return times.dt.tz_convert(working_calendar().timezone).dt.as_unit("us")
 
 
+def value(field: Field, item: Any) -> Any:
+    """Return one value as a SQL parameter (see :func:`column`)."""
+    if item is None or (isinstance(item, float) and item != item):
+        return None
+    if field.kind == "datetime":
+        stamp = pd.Timestamp(item).tz_convert("UTC").floor("ms")
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if field.kind == "list":
+        return json.dumps(list(item), ensure_ascii=False)
+    return item
+
+
+def read_value(field: Field, raw: Any) -> Any:
+    """Return one stored value in its Python form (see :func:`frame`)."""
+    if raw is None:
+        return [] if field.kind == "list" else None
+    if field.kind == "datetime":
+        return pd.Timestamp(raw).tz_convert(working_calendar().timezone)
+    if field.kind == "list":
+        return json.loads(raw)
+    return raw
+
+
 def column(field: Field, values: pd.Series) -> list[Any]:
     """Return the SQL parameter values of one column (already checked by ``check_rows``)."""
     if field.kind == "datetime":
