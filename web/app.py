@@ -1,0 +1,134 @@
+"""The Flask adapter: :func:`create_app` turns the handlers' routes into a WSGI application.
+
+Everything about HTTP that is not an endpoint's own business lives here, once: reading the
+request into a :class:`~web.http.Request`, credentials and the role check, the body size limit,
+and turning every error into a JSON (or Open311) error response with its status. A user error
+never shows a traceback; an unexpected one is logged and answered with a plain 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from types import ModuleType
+
+from flask import Flask
+from flask import Response as FlaskResponse
+from flask import request as flask_request
+from werkzeug.exceptions import HTTPException
+
+from gridmap.errors import GridMapError, StoreError
+from gridmap.stores import open_store
+from web import accounts_api
+from web.auth import identify, require
+from web.config import Config
+from web.context import Context
+from web.errors import status_of
+from web.http import Request, Response, Route
+from web.jobs import Jobs
+
+log = logging.getLogger("gridmap.web")
+
+#: The modules whose ``ROUTES`` make up the service.
+MODULES: tuple[ModuleType, ...] = (accounts_api,)
+
+
+def create_app(config: Config, *, modules: Iterable[ModuleType] = MODULES) -> Flask:
+    """Return the WSGI application serving ``config.store``.
+
+    Parameters
+    ----------
+    config : Config
+        The service's settings.
+    modules : iterable of modules
+        Modules each holding a ``ROUTES`` list of :class:`~web.http.Route`.
+    """
+    ctx = Context(config, open_store(config.store), Jobs())
+    app = Flask("gridmap")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.extensions["gridmap"] = ctx
+    for module in modules:
+        for route in module.ROUTES:
+            app.add_url_rule(
+                route.path,
+                endpoint=f"{route.method} {route.path}",
+                view_func=_view(ctx, route),
+                methods=[route.method],
+            )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> FlaskResponse:  # 404 unknown path, 405, 413...
+        return _flask(error_response(exc.code or 500, exc.description or exc.name, exc.name))
+
+    @app.errorhandler(Exception)
+    def _bug(exc: Exception) -> FlaskResponse:
+        log.exception("internal error on %s %s", flask_request.method, flask_request.path)
+        return _flask(error_response(500, "internal error (logged on the server)", "InternalError"))
+
+    return app
+
+
+def _view(ctx: Context, route: Route):
+    def view(**params: str) -> FlaskResponse:
+        req = None
+        try:
+            req = _request(ctx)
+            require(req.identity, route.roles)
+            response = route.handler(ctx, req, **params)
+        except GridMapError as exc:
+            response = _user_error(route, req, exc)
+        return _flask(response)
+
+    view.__name__ = f"view_{route.handler.__module__}_{route.handler.__name__}"
+    return view
+
+
+def _request(ctx: Context) -> Request:
+    body = flask_request.get_data(cache=True)  # beyond MAX_CONTENT_LENGTH: 413 before this
+    form = flask_request.form.to_dict(flat=False) if flask_request.form else {}
+    args = flask_request.args.to_dict(flat=False)
+    api_key = (form.get("api_key") or args.get("api_key") or [None])[-1]
+    headers = dict(flask_request.headers.items())
+    return Request(
+        method=flask_request.method,
+        path=flask_request.path,
+        args=args,
+        form=form,
+        body=body,
+        headers=headers,
+        identity=identify(ctx.store, headers, api_key),
+        base_url=flask_request.host_url.rstrip("/"),
+    )
+
+
+def _user_error(route: Route, req: Request | None, exc: GridMapError) -> Response:
+    status = status_of(exc)
+    if isinstance(exc, StoreError):
+        log.warning("store unavailable: %s", exc)
+    if route.errors is not None and req is not None:
+        return route.errors(req, exc, status)
+    return error_response(status, str(exc), type(exc).__name__, getattr(exc, "reasons", []))
+
+
+def error_response(
+    status: int, description: str, code: str, reasons: list[str] | None = None
+) -> Response:
+    """Return the JSON error body every endpoint uses: code, description, reasons."""
+    body = {"code": code, "description": description, "status": status}
+    if reasons:
+        body["reasons"] = reasons
+    headers = {"Retry-After": "5"} if status == 503 else {}
+    return Response(status, body, headers=headers)
+
+
+def _flask(response: Response) -> FlaskResponse:
+    out = FlaskResponse(response.payload(), status=response.status)
+    out.headers["Content-Type"] = (
+        response.content_type + "; charset=utf-8"
+        if response.content_type.startswith(("application/json", "text/", "application/xml"))
+        else response.content_type
+    )
+    for name, value in response.headers.items():
+        out.headers[name] = value
+    out.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return out
