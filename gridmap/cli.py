@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from gridmap import cli_dispatch, cli_network, cli_site
+from gridmap import cli_dispatch, cli_kpi, cli_network, cli_site
 from gridmap.errors import GridMapError, ValidationError
 from gridmap.model import LAYERS
 from gridmap.stores import open_store, store_url
@@ -303,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_network.add_parser(sub)
     cli_site.add_parser(sub)
     cli_dispatch.add_parser(sub)
+    cli_kpi.add_parser(sub)
     return parser
 
 

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from gridmap.errors import GridMapError, StoreError
 from gridmap.stores import open_store
-from web import accounts_api
+from web import accounts_api, cases
 from web.auth import identify, require
 from web.config import Config
 from web.context import Context
@@ -30,7 +30,7 @@ from web.jobs import Jobs
 log = logging.getLogger("gridmap.web")
 
 #: The modules whose ``ROUTES`` make up the service.
-MODULES: tuple[ModuleType, ...] = (accounts_api,)
+MODULES: tuple[ModuleType, ...] = (accounts_api, cases)
 
 
 def create_app(config: Config, *, modules: Iterable[ModuleType] = MODULES) -> Flask:

@@ -18,8 +18,9 @@ import pandas as pd
 
 from gridmap.errors import GridMapError, NotFoundError
 
-#: A job's work: it reports progress through the callback and returns a JSON-able result.
-Work = Callable[[Callable[[float, str], None]], Any]
+#: A job's work: it reports progress through the callback and returns its JSON-able result
+#: and what the service keeps to act on it later (a plan to apply).
+Work = Callable[[Callable[[float, str], None]], tuple[Any, Any]]
 KEEP = 200  # finished jobs kept for polling
 
 
@@ -36,6 +37,7 @@ class Job:
     result: Any = None
     error: str = ""
     created_at: str = field(default_factory=lambda: pd.Timestamp.now(tz="UTC").isoformat())
+    payload: Any = field(default=None, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         """Return the job as the API shows it."""
@@ -101,14 +103,16 @@ class Jobs:
     def _run(self, job_id: str, work: Work) -> None:
         self._update(job_id, status="running")
         try:
-            result = work(lambda share, text: self._update(job_id, progress=share, message=text))
+            result, payload = work(
+                lambda share, text: self._update(job_id, progress=share, message=text)
+            )
         except GridMapError as exc:
             self._update(job_id, status="failed", error=str(exc))
         except Exception as exc:  # a bug: recorded on the job, never lost silently
             self._update(job_id, status="failed", error=f"internal error: {type(exc).__name__}")
             raise
         else:
-            self._update(job_id, status="done", progress=1.0, result=result)
+            self._update(job_id, status="done", progress=1.0, result=result, payload=payload)
 
     def _forget_old(self) -> None:
         finished = [j for j in self._jobs.values() if j.status in ("done", "failed")]
