@@ -11,10 +11,11 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from importlib.metadata import entry_points
 
 from tqdm import tqdm
 
-from gridmap import cli_dispatch, cli_kpi, cli_network, cli_site
+from gridmap import cli_accounts, cli_dispatch, cli_kpi, cli_network, cli_site
 from gridmap.errors import GridMapError, ValidationError
 from gridmap.model import LAYERS
 from gridmap.stores import open_store, store_url
@@ -304,7 +305,21 @@ def build_parser() -> argparse.ArgumentParser:
     cli_site.add_parser(sub)
     cli_dispatch.add_parser(sub)
     cli_kpi.add_parser(sub)
+    cli_accounts.add_parser(sub)
+    for entry in entry_points(group="gridmap.commands"):  # commands of the web service
+        entry.load()(sub)
+    _store_option_everywhere(parser)
     return parser
+
+
+def _store_option_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let ``--store`` come after the command too (``gridmap kpi --store city.gpkg``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                if "--store" not in child._option_string_actions:
+                    child.add_argument("--store", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+                _store_option_everywhere(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
