@@ -178,7 +178,8 @@ class BaseStore(RecordStore):
     url: str
 
     # -- primitives a backend implements -------------------------------------------------------
-    def _transaction(self) -> AbstractContextManager[Any]:
+    def _transaction(self, *, write: bool = True) -> AbstractContextManager[Any]:
+        """Return a context running its block in one transaction (``write=False``: reads only)."""
         raise NotImplementedError
 
     def _select(
@@ -251,7 +252,7 @@ class BaseStore(RecordStore):
         """Return rows of a layer; see :meth:`Store.read`."""
         spec = layer(layer_name)
         _check_where(spec, where)
-        with self._transaction() as tx:
+        with self._transaction(write=False) as tx:
             return self._select(tx, spec, bbox, where, limit, offset)
 
     def count(
@@ -260,13 +261,13 @@ class BaseStore(RecordStore):
         """Return how many rows match; see :meth:`Store.count`."""
         spec = layer(layer_name)
         _check_where(spec, where)
-        with self._transaction() as tx:
+        with self._transaction(write=False) as tx:
             return self._count(tx, spec, bbox, where)
 
     def get(self, layer_name: str, key: str) -> pd.Series:
         """Return one row by key; see :meth:`Store.get`."""
         spec = layer(layer_name)
-        with self._transaction() as tx:
+        with self._transaction(write=False) as tx:
             return self._get(tx, spec, key)
 
     def _get(self, tx: Any, spec: Layer, key: str, *, lock: bool = False) -> pd.Series:
@@ -403,7 +404,7 @@ class BaseStore(RecordStore):
 
     def locate(self, points: gpd.GeoSeries) -> pd.Series:
         """Return the grid code of each point; see :meth:`Store.locate`."""
-        with self._transaction() as tx:
+        with self._transaction(write=False) as tx:
             return self._locate(tx, points.to_crs(CRS) if points.crs else points)
 
     def relocate_incidents(self, progress: Progress | None = None) -> dict[str, int]:
@@ -467,7 +468,7 @@ class BaseStore(RecordStore):
     def history(self, incident_id: str | None = None) -> pd.DataFrame:
         """Return the transition history; see :meth:`Store.history`."""
         spec = layer("incidents")
-        with self._transaction() as tx:
+        with self._transaction(write=False) as tx:
             stored = self._history(tx, incident_id)
             where = None if incident_id is None else {"id": incident_id}
             reports = _reports(self._select(tx, spec, None, where, None, 0))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +90,14 @@ class GeoPackageStore(gpkg_records.GeoPackageRecords, BaseStore):
         return con
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """Run a block in one transaction: writers one at a time, readers on a snapshot (WAL)."""
         con = self._con()
         if con.in_transaction:  # nested use inside one transaction
             yield con
             return
-        with self._write_lock:
-            con.execute("BEGIN IMMEDIATE")
+        with self._write_lock if write else nullcontext():
+            con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield con
             except BaseException:
@@ -418,7 +419,7 @@ class GeoPackageStore(gpkg_records.GeoPackageRecords, BaseStore):
         spec = LAYERS.get(layer_name)
         if spec is None:
             raise NotFoundError(f"unknown layer {layer_name!r}")
-        with self._transaction() as tx:
+        with self._transaction(write=False) as tx:
             count = tx.execute(f"SELECT count(*) FROM {_q(spec.name)}").fetchone()[0]
             box = tx.execute(
                 f"SELECT min(minx), min(miny), max(maxx), max(maxy) "

@@ -65,7 +65,7 @@ class GeoPackageRecords:
         self, tx: sqlite3.Connection, spec: Table, values: Mapping[str, Any]
     ) -> None:
         names = [c for c in spec.columns if c in values]
-        params = [sqlvalues.value(spec.field(c), values[c]) for c in names]
+        params = [sqlvalues.sql_value(spec.field(c), values[c]) for c in names]
         marks = ", ".join("?" * len(names))
         try:
             tx.execute(
@@ -88,7 +88,7 @@ class GeoPackageRecords:
         self, tx: sqlite3.Connection, spec: Layer, values: Mapping[str, Any], geometry: Any
     ) -> None:
         names = [c for c in spec.columns if c in values]
-        params = [sqlvalues.value(spec.field(c), values[c]) for c in names]
+        params = [sqlvalues.sql_value(spec.field(c), values[c]) for c in names]
         blob = encode(np.array([geometry], dtype=object))[0]
         marks = ", ".join("?" * (len(names) + 1))
         tx.execute(

@@ -90,7 +90,8 @@ class PostGISStore(PostGISRecords, BaseStore):
             return self._pool
 
     @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Connection]:
+    def _transaction(self, *, write: bool = True) -> Iterator[psycopg.Connection]:
+        """Run a block in one transaction on a pooled connection (``write`` changes nothing)."""
         current = getattr(self._local, "con", None)
         if current is not None:  # nested use inside one transaction
             yield current

@@ -69,7 +69,7 @@ class RecordStore:
         """Make concurrent transactions passing the same ``key`` run one after the other."""
         raise NotImplementedError
 
-    def _transaction(self) -> Any:
+    def _transaction(self, *, write: bool = True) -> Any:
         raise NotImplementedError
 
     # -- the shared behaviour -------------------------------------------------------------------
@@ -101,7 +101,7 @@ class RecordStore:
         """Return the records of a table matching ``where`` (see :data:`~.base.Where`)."""
         spec = table(table_name)
         _check_fields(spec, where)
-        with self._transaction() as tx:
+        with self._transaction(write=False) as tx:
             return self._record_select(tx, spec, where, limit)
 
     def delete_records(self, table_name: str, where: Mapping[str, Any]) -> int:

@@ -33,13 +33,16 @@ def parse_times(values: Sequence[Any]) -> pd.Series:
     return times.dt.tz_convert(working_calendar().timezone).dt.as_unit("us")
 
 
-def value(field: Field, item: Any) -> Any:
+def sql_value(field: Field, item: Any) -> Any:
     """Return one value as a SQL parameter (see :func:`column`)."""
-    if item is None or (isinstance(item, float) and item != item):
+    if isinstance(item, np.generic):
+        item = item.item()
+    if item is None or (isinstance(item, float) and item != item) or item is pd.NaT:
         return None
     if field.kind == "datetime":
-        stamp = pd.Timestamp(item).tz_convert("UTC").floor("ms")
-        return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        stamp = pd.Timestamp(item)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        return stamp.floor("ms").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     if field.kind == "list":
         return json.dumps(list(item), ensure_ascii=False)
     return item
@@ -103,7 +106,7 @@ def condition(field: Field, column_sql: str, value: Any, mark: str) -> tuple[str
     """
 
     def params(items: Sequence[Any]) -> list[Any]:
-        return column(field, pd.Series(list(items), dtype=object))
+        return [sql_value(field, item) for item in items]
 
     if isinstance(value, slice):
         clauses, values = [], []
