@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_STORE ?= demo/gridmap.gpkg
+DEMO_PORT ?= 8000
 # Debian packages the tests need: a PostGIS server and a browser.
 SYSTEM_PACKAGES := postgresql-15-postgis-3 chromium
 
@@ -37,8 +38,10 @@ demo: $(STAMP)
 	$(BIN)/gridmap --store $(DEMO_STORE) site mclp --kind red_home --p 3 --radius 500m --demand courier
 	$(BIN)/gridmap --store $(DEMO_STORE) dispatch --register --now next-workday
 	$(BIN)/gridmap --store $(DEMO_STORE) patrol --worker W001 --time-limit 2
+	$(BIN)/gridmap --store $(DEMO_STORE) kpi --by category
 	@echo
 	@echo "Demo store: $(DEMO_STORE) (open it in QGIS, or run: $(BIN)/gridmap --store $(DEMO_STORE) stats --json)"
+	$(BIN)/gridmap --store $(DEMO_STORE) serve --port $(DEMO_PORT) --demo-accounts
 
 test: $(STAMP) system
 	$(BIN)/ruff check .

@@ -15,22 +15,30 @@ from types import ModuleType
 from flask import Flask
 from flask import Response as FlaskResponse
 from flask import request as flask_request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from gridmap.errors import GridMapError, StoreError
 from gridmap.stores import open_store
-from web import accounts_api, cases
+from web import accounts_api, cases, editing, kpi_api, ogcapi, open311, openapi
 from web.auth import identify, require
 from web.config import Config
 from web.context import Context
-from web.errors import status_of
+from web.errors import PayloadTooLarge, status_of
 from web.http import Request, Response, Route
 from web.jobs import Jobs
 
 log = logging.getLogger("gridmap.web")
 
 #: The modules whose ``ROUTES`` make up the service.
-MODULES: tuple[ModuleType, ...] = (accounts_api, cases)
+MODULES: tuple[ModuleType, ...] = (
+    accounts_api,
+    cases,
+    editing,
+    kpi_api,
+    ogcapi,
+    open311,
+    openapi,
+)
 
 
 def create_app(config: Config, *, modules: Iterable[ModuleType] = MODULES) -> Flask:
@@ -43,18 +51,18 @@ def create_app(config: Config, *, modules: Iterable[ModuleType] = MODULES) -> Fl
     modules : iterable of modules
         Modules each holding a ``ROUTES`` list of :class:`~web.http.Route`.
     """
-    ctx = Context(config, open_store(config.store), Jobs())
+    routes = tuple(route for module in modules for route in module.ROUTES)
+    ctx = Context(config, open_store(config.store), Jobs(), routes)
     app = Flask("gridmap")
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["gridmap"] = ctx
-    for module in modules:
-        for route in module.ROUTES:
-            app.add_url_rule(
-                route.path,
-                endpoint=f"{route.method} {route.path}",
-                view_func=_view(ctx, route),
-                methods=[route.method],
-            )
+    for route in routes:
+        app.add_url_rule(
+            route.path,
+            endpoint=f"{route.method} {route.path}",
+            view_func=_view(ctx, route),
+            methods=[route.method],
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> FlaskResponse:  # 404 unknown path, 405, 413...
@@ -70,11 +78,14 @@ def create_app(config: Config, *, modules: Iterable[ModuleType] = MODULES) -> Fl
 
 def _view(ctx: Context, route: Route):
     def view(**params: str) -> FlaskResponse:
-        req = None
+        req = Request(flask_request.method, flask_request.path)
         try:
             req = _request(ctx)
             require(req.identity, route.roles)
             response = route.handler(ctx, req, **params)
+        except RequestEntityTooLarge:
+            limit = ctx.config.max_body_bytes
+            response = _user_error(route, req, PayloadTooLarge(f"bodies over {limit} bytes"))
         except GridMapError as exc:
             response = _user_error(route, req, exc)
         return _flask(response)
@@ -84,7 +95,8 @@ def _view(ctx: Context, route: Route):
 
 
 def _request(ctx: Context) -> Request:
-    body = flask_request.get_data(cache=True)  # beyond MAX_CONTENT_LENGTH: 413 before this
+    """Read the Flask request; raises on credentials that are wrong or a body that is too big."""
+    body = flask_request.get_data(cache=True)
     form = flask_request.form.to_dict(flat=False) if flask_request.form else {}
     args = flask_request.args.to_dict(flat=False)
     api_key = (form.get("api_key") or args.get("api_key") or [None])[-1]
@@ -101,11 +113,11 @@ def _request(ctx: Context) -> Request:
     )
 
 
-def _user_error(route: Route, req: Request | None, exc: GridMapError) -> Response:
+def _user_error(route: Route, req: Request, exc: GridMapError) -> Response:
     status = status_of(exc)
     if isinstance(exc, StoreError):
         log.warning("store unavailable: %s", exc)
-    if route.errors is not None and req is not None:
+    if route.errors is not None:
         return route.errors(req, exc, status)
     return error_response(status, str(exc), type(exc).__name__, getattr(exc, "reasons", []))
 
@@ -123,10 +135,10 @@ def error_response(
 
 def _flask(response: Response) -> FlaskResponse:
     out = FlaskResponse(response.payload(), status=response.status)
+    textual = response.content_type.startswith(("application/", "text/"))
+    charset = textual and "charset" not in response.content_type and response.content_type
     out.headers["Content-Type"] = (
-        response.content_type + "; charset=utf-8"
-        if response.content_type.startswith(("application/json", "text/", "application/xml"))
-        else response.content_type
+        f"{response.content_type}; charset=utf-8" if charset else response.content_type
     )
     for name, value in response.headers.items():
         out.headers[name] = value

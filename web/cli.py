@@ -10,6 +10,8 @@ from web.config import Config
 
 __all__ = ["add_parser"]
 
+DEMO_PASSWORD = "gridmap-demo"
+
 
 def _serve(args: argparse.Namespace) -> None:
     import waitress
@@ -25,6 +27,8 @@ def _serve(args: argparse.Namespace) -> None:
     )
     app = create_app(config)
     base = f"http://{args.host}:{args.port}"
+    if args.demo_accounts:
+        _demo_accounts(app.extensions["gridmap"].store)
     print(f"GridMap serving {args.store} on {base}/  (Ctrl+C stops)", file=sys.stderr, flush=True)
     waitress.serve(
         app,
@@ -37,6 +41,19 @@ def _serve(args: argparse.Namespace) -> None:
     )
 
 
+def _demo_accounts(store) -> None:
+    """Make sure one user of each staff role exists (demo password), and say so."""
+    from gridmap.accounts import create_user
+
+    for role in ("dispatcher", "planner", "official", "admin"):
+        if not store.records("accounts", {"name": role}):
+            create_user(store, role, role, DEMO_PASSWORD)
+    print(
+        f"demo users: dispatcher, planner, official, admin (password {DEMO_PASSWORD!r})",
+        file=sys.stderr,
+    )
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add ``serve`` to the ``gridmap`` command."""
     p = sub.add_parser("serve", help="run the web service (OGC API, Open311, case work, maps)")
@@ -46,4 +63,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tiles", help="basemap tile URL template (default: none, grid outlines)")
     p.add_argument("--tiles-attribution", help="attribution shown with --tiles")
     p.add_argument("--jurisdiction", default="gridmap.local", help="Open311 jurisdiction_id")
+    p.add_argument(
+        "--demo-accounts",
+        action="store_true",
+        help=f"create one user per staff role with the password {DEMO_PASSWORD!r} (demo only)",
+    )
     p.set_defaults(run=_serve)

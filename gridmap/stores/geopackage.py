@@ -135,6 +135,7 @@ class GeoPackageStore(gpkg_records.GeoPackageRecords, BaseStore):
             con.execute(sql)
         con.execute("CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status)")
         con.execute("CREATE INDEX IF NOT EXISTS incidents_grid ON incidents (grid_code)")
+        con.execute("CREATE INDEX IF NOT EXISTS incidents_reported ON incidents (reported_at)")
         con.execute(
             "CREATE INDEX IF NOT EXISTS incidents_worker ON incidents (worker_id) "
             "WHERE worker_id IS NOT NULL"

@@ -43,6 +43,9 @@ CREATE INDEX sessions_expiry ON sessions (expires_at);
 
 CREATE SEQUENCE incident_number;
 
+-- Reports by time: Open311 request lists, KPIs by period, the items API's datetime filter.
+CREATE INDEX incidents_reported ON incidents (reported_at);
+
 COMMENT ON TABLE requests IS 'Intake records of reports (private: contact details)';
 COMMENT ON TABLE accounts IS 'Users and API keys of the web service (hashed secrets)';
 COMMENT ON TABLE sessions IS 'Signed-in sessions (hashed bearer tokens)';

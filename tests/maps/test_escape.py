@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from web.maps.escape import safe
+
+
+def test_html_and_template_literal_characters_are_neutralised():
+    text = '<img src=x onerror="window.__pwned=1">${window.__pwned=2}`\\u'
+    out = safe(text)
+    for raw in ("<", ">", '"', "$", "`", "\\"):
+        assert raw not in out
+    assert out == (
+        "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;&#36;{window.__pwned=2}&#96;&#92;u"
+    )
+
+
+def test_ampersand_and_quotes():
+    assert safe('A & B\'s "c"') == "A &amp; B&#x27;s &quot;c&quot;"
+
+
+def test_missing_values_are_empty_and_others_are_text():
+    for missing in (None, math.nan, pd.NA, pd.NaT):
+        assert safe(missing) == ""
+    assert safe(12) == "12"
+    assert safe("网格员 张三") == "网格员 张三"
