@@ -158,20 +158,20 @@ def patrol_lines(route: Any) -> list[str]:
     ]
     if route.visits:
         lines.append(
-            f"{'#':>3}  {'arrive':<6} {'start':<6} {'done':<6} {'incident':<10} {'category':<8} "
+            f"{'#':>3}  {'arrive':<6} {'start':<6} {'done':<6} {'stop':<14} {'category':<8} "
             f"{'prio':>4}  latest start"
         )
         for n, v in enumerate(route.visits, start=1):
             note = " (overdue or due too soon: any time)" if v.late else ""
             lines.append(
                 f"{n:>3}  {v.arrival:%H:%M}  {v.start:%H:%M}  {v.finish:%H:%M}  "
-                f"{v.incident_id:<10} {v.category:<8} {v.priority:>4}  "
+                f"{v.stop_id:<14} {v.category:<8} {v.priority:>4}  "
                 f"{v.latest_start:%m-%d %H:%M}{note}"
             )
     for d in route.dropped:
         lines.append(
-            f"dropped {d.incident_id} (priority {d.priority}, due {d.deadline:%m-%d %H:%M}): "
-            f"{d.reason}"
+            f"dropped {d.kind} {d.stop_id} (priority {d.priority}, due "
+            f"{d.deadline:%m-%d %H:%M}): {d.reason}"
         )
     return lines
 
@@ -192,6 +192,7 @@ def _cmd_patrol(args: argparse.Namespace) -> None:
             speed_kmh=args.speed,
             service_minutes=args.service,
             time_limit=args.time_limit,
+            round_minutes=args.rounds,
         )
         for line in patrol_lines(route):
             print(line)
@@ -245,8 +246,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=argparse.SUPPRESS, help="as gridmap --store")
     p.set_defaults(run=_cmd_staff)
 
-    p = sub.add_parser("patrol", help="order a worker's cases for the day")
+    p = sub.add_parser("patrol", help="order a worker's cases and grid rounds for the day")
     p.add_argument("--worker", required=True, help="worker id")
+    p.add_argument(
+        "--rounds", type=float, default=10.0, help="minutes of a patrol round per grid (0: none)"
+    )
     p.add_argument("--date", help="YYYY-MM-DD (default: the current or next shift)")
     p.add_argument("--time-limit", type=float, default=5.0, help="search seconds")
     _travel_options(p)

@@ -1,12 +1,14 @@
 """Patrol routes: the order in which a worker visits their cases today (:func:`optimizer.routing.plan_patrol`).
 
-The visits are the worker's ``dispatched`` and ``handling`` incidents. The route leaves the
+The visits are the worker's ``dispatched`` and ``handling`` incidents and one patrol round in each
+grid the worker looks after (at a point inside the grid, any time in the shift). The route leaves the
 worker's last known location (the centroid of their grids when unknown) when the shift starts,
 or now if the shift is under way, and comes back by the shift's end. Each visit takes its
 handling time and must be finished by the incident's deadline; a case that cannot be (overdue,
 or due too soon) may be visited any time in the shift. A visit that does not fit is dropped at a
 cost of :func:`optimizer.dispatch_data.unassigned_penalty` (urgent and overdue cases weigh
-more) and reported with the reason.
+more) and reported with the reason; a patrol round left out costs :data:`ROUND_PENALTY` seconds,
+less than any case, so rounds fill the time the cases leave.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -36,13 +39,22 @@ __all__ = ["DroppedVisit", "PatrolRoute", "PatrolVisit"]
 
 #: States of the cases a worker visits.
 VISIT_STATES = ("dispatched", "handling")
+#: Minutes a patrol round of one grid takes, unless told otherwise.
+ROUND_MINUTES = 10.0
+#: Cost of leaving a grid's round out, in travel seconds (any case is worth more).
+ROUND_PENALTY = 600.0
 
 
 @dataclass(frozen=True)
 class PatrolVisit:
-    """One stop of the route (times are instants in the calendar's time zone)."""
+    """One stop of the route (times are instants in the calendar's time zone).
 
-    incident_id: str
+    ``kind`` is ``incident`` (``stop_id`` is the incident's id) or ``patrol`` (a round of the
+    grid ``stop_id``; its category is ``patrol``, its deadline the shift's end).
+    """
+
+    kind: str
+    stop_id: str
     category: str
     priority: int
     deadline: pd.Timestamp
@@ -59,10 +71,12 @@ class DroppedVisit:
 
     ``reason`` is ``deadline_unreachable`` (cannot be reached before the latest start),
     ``outside_shift`` (even alone it does not fit in the shift) or ``no_time_left`` (it would fit
-    alone, but the visits kept are worth more).
+    alone, but the visits kept are worth more). ``kind`` and ``stop_id`` as in
+    :class:`PatrolVisit`.
     """
 
-    incident_id: str
+    kind: str
+    stop_id: str
     priority: int
     deadline: pd.Timestamp
     reason: str
@@ -95,6 +109,7 @@ class PatrolRoute:
         speed_kmh: float = DEFAULT_SPEED_KMH,
         service_minutes: float | Mapping[str, float] = DEFAULT_SERVICE_MINUTES,
         time_limit: float = 5.0,
+        round_minutes: float = ROUND_MINUTES,
     ) -> PatrolRoute:
         """Plan the worker's visits for one shift.
 
@@ -115,6 +130,8 @@ class PatrolRoute:
             Handling time per visit (see :func:`gridmap.dispatching.service_seconds`).
         time_limit : float, default 5
             Search seconds.
+        round_minutes : float, default 10
+            Minutes of a patrol round in each of the worker's grids (0: no rounds).
 
         Raises
         ------
@@ -132,31 +149,29 @@ class PatrolRoute:
         begin = max(lo, at)
         if begin >= hi:
             raise GridMapError(f"the shift of {worker_id} on {lo:%Y-%m-%d} is over at {at:%H:%M}")
-        cases = store.read(
-            "incidents", where={"worker_id": worker_id, "status": list(VISIT_STATES)}
-        )
-        cases = cases.sort_values("id").reset_index(drop=True)
         home = worker_locations(store, staff)
         if home.isna().iloc[0] or home.is_empty.iloc[0]:
             raise GridMapError(f"worker {worker_id} has no location and no grid to start from")
-        if cases.empty:
+        stops = _stops(store, worker, hi, service_minutes, round_minutes)
+        if stops.empty:
             return cls(worker_id, begin, hi, (), (), 0.0, begin, None)
         from gridmap.travel import travel_matrix
 
-        points = pd.concat([home, cases.geometry.to_crs(home.crs)], ignore_index=True)
+        points = pd.concat([home, stops.geometry.to_crs(home.crs)], ignore_index=True)
         travel = travel_matrix(
             store, points, points, method=method, unit="s", detour=detour, speed_kmh=speed_kmh
         )
-        serve = service_seconds(cases["category"], service_minutes)
+        serve = stops["service_s"].to_numpy(dtype=float)
         end = (hi - begin).total_seconds()
-        due = np.array([(d - begin).total_seconds() for d in cases["deadline"]])
+        due = np.array([(d - begin).total_seconds() for d in stops["deadline"]])
         close = np.minimum(due - serve, end)
         late = close < 0
         close[late] = end
-        windows = np.column_stack([np.zeros(len(cases)), close])
+        windows = np.column_stack([np.zeros(len(stops)), close])
         cal = working_calendar()
-        hours = [cal.working_hours_between(begin, d) for d in cases["deadline"]]
-        penalty = unassigned_penalty(cases["priority"].astype(int).to_numpy(), hours)
+        hours = [cal.working_hours_between(begin, d) for d in stops["deadline"]]
+        penalty = unassigned_penalty(stops["priority"].astype(int).to_numpy(), hours)
+        penalty[stops["kind"].to_numpy() == "patrol"] = ROUND_PENALTY
         try:
             plan = plan_patrol(travel, windows, serve, (0.0, end), penalty, time_limit=time_limit)
         except (SpecificationError, NoSolutionError) as exc:
@@ -165,12 +180,14 @@ class PatrolRoute:
         def stamp(seconds: float) -> pd.Timestamp:
             return begin + pd.Timedelta(seconds=float(seconds))
 
+        rows = stops.to_dict("records")
         visits = tuple(
             PatrolVisit(
-                incident_id=str(cases["id"].iloc[i]),
-                category=str(cases["category"].iloc[i]),
-                priority=int(cases["priority"].iloc[i]),
-                deadline=cases["deadline"].iloc[i],
+                kind=rows[i]["kind"],
+                stop_id=rows[i]["stop_id"],
+                category=rows[i]["category"],
+                priority=int(rows[i]["priority"]),
+                deadline=rows[i]["deadline"],
                 arrival=stamp(arrive),
                 start=stamp(start),
                 finish=stamp(start + serve[i]),
@@ -181,9 +198,10 @@ class PatrolRoute:
         )
         dropped = tuple(
             DroppedVisit(
-                incident_id=str(cases["id"].iloc[i]),
-                priority=int(cases["priority"].iloc[i]),
-                deadline=cases["deadline"].iloc[i],
+                kind=rows[i]["kind"],
+                stop_id=rows[i]["stop_id"],
+                priority=int(rows[i]["priority"]),
+                deadline=rows[i]["deadline"],
                 reason=_why(i, travel, windows, serve, end),
                 penalty=float(penalty[i]),
             )
@@ -193,6 +211,53 @@ class PatrolRoute:
             worker_id, begin, hi, visits, dropped, plan.travel_seconds / 60.0,
             stamp(plan.end_time), plan,
         )  # fmt: skip
+
+
+def _stops(
+    store: Store,
+    worker: pd.Series,
+    shift_end: pd.Timestamp,
+    service_minutes: float | Mapping[str, float],
+    round_minutes: float,
+) -> gpd.GeoDataFrame:
+    """Return the worker's stops: open cases (by id), then one round per grid (by code)."""
+    cases = store.read(
+        "incidents", where={"worker_id": str(worker["id"]), "status": list(VISIT_STATES)}
+    ).sort_values("id")
+    parts = [
+        gpd.GeoDataFrame(
+            {
+                "kind": "incident",
+                "stop_id": cases["id"].astype(str).to_numpy(),
+                "category": cases["category"].to_numpy(),
+                "priority": cases["priority"].astype(int).to_numpy(),
+                "deadline": cases["deadline"].to_numpy(),
+                "service_s": service_seconds(cases["category"], service_minutes),
+            },
+            geometry=cases.geometry.to_numpy(),
+            crs=cases.crs,
+        )
+    ]
+    codes = sorted(worker["grid_codes"] or [])
+    if round_minutes > 0 and codes:
+        grids = store.read("grids", where={"code": codes}).sort_values("code")
+        parts.append(
+            gpd.GeoDataFrame(
+                {
+                    "kind": "patrol",
+                    "stop_id": grids["code"].astype(str).to_numpy(),
+                    "category": "patrol",
+                    "priority": 3,
+                    "deadline": shift_end,
+                    "service_s": round_minutes * 60.0,
+                },
+                geometry=grids.geometry.representative_point().to_numpy(),
+                crs=grids.crs,
+            )
+        )
+    stops = pd.concat(parts, ignore_index=True)
+    stops["deadline"] = pd.to_datetime(stops["deadline"], utc=True).dt.tz_convert(shift_end.tz)
+    return gpd.GeoDataFrame(stops, geometry="geometry", crs=parts[0].crs)
 
 
 def _shift(worker: pd.Series, day: date | str | None, at: pd.Timestamp):

@@ -8,7 +8,7 @@ import pytest
 from gridmap.cli import main
 from gridmap.patrol import PatrolRoute
 from gridmap.stores import open_store
-from tests.dispatch_helpers import copy_of, demo_copy, incident, small_store, worker
+from tests.dispatch_helpers import GRID, copy_of, demo_copy, incident, small_store, worker
 
 LAYERS = ("grids", "workers", "incidents")
 
@@ -84,7 +84,13 @@ def test_dispatch_then_patrol(demo, capsys):
     mine = store.read(
         "incidents", where={"worker_id": "W001", "status": ["dispatched", "handling"]}
     )
-    assert len(route.visits) + len(route.dropped) == len(mine)
+    cases = [v for v in route.visits if v.kind == "incident"]
+    left = [d for d in route.dropped if d.kind == "incident"]
+    assert len(cases) + len(left) == len(mine)
+    rounds = {v.stop_id for v in route.visits if v.kind == "patrol"}
+    rounds |= {d.stop_id for d in route.dropped if d.kind == "patrol"}
+    worker = store.read("workers", where={"id": "W001"}).iloc[0]
+    assert rounds == set(worker["grid_codes"])  # one round per grid the worker looks after
     check_route(route)
     store.close()
 
@@ -118,22 +124,44 @@ def test_patrol_respects_windows_and_reports_dropped_visits(tmp_path, capsys):
         rows,
     )
     route = PatrolRoute.from_store(
-        store, "W1", day="2025-03-04", now="2025-03-04T08:00", time_limit=1
+        store, "W1", day="2025-03-04", now="2025-03-04T08:00", time_limit=1, round_minutes=0
     )
     assert route.shift_start == pd.Timestamp("2025-03-04 09:30", tz="Asia/Shanghai")
     check_route(route)
-    visited = {v.incident_id for v in route.visits}
-    dropped = {d.incident_id: d.reason for d in route.dropped}
+    visited = {v.stop_id for v in route.visits}
+    dropped = {d.stop_id: d.reason for d in route.dropped}
     assert visited | set(dropped) == {"soon", "far", *(f"I{i}" for i in range(6))}
     assert dropped == {"far": "deadline_unreachable"}  # 09:30 + 104 min > 11:00 - 15 min
     assert "soon" in visited
     store.close()
     capsys.readouterr()
     url = str(tmp_path / "s.gpkg")
-    args = ["--store", url, "patrol", "--worker", "W1", "--date", "2025-03-04"]
+    args = ["--store", url, "patrol", "--worker", "W1", "--date", "2025-03-04", "--rounds", "0"]
     assert main([*args, "--now", "2025-03-04T08:00", "--time-limit", "1"]) == 0
     out = capsys.readouterr().out
-    assert "dropped far" in out and "deadline_unreachable" in out
+    assert "dropped incident far" in out and "deadline_unreachable" in out
+
+
+def test_patrol_rounds_fill_the_time_the_cases_leave(tmp_path):
+    rows = [incident("I0", "E0108", grid=0, status="handling", worker_id="W1")]
+    store = small_store(
+        tmp_path / "r.gpkg",
+        [worker("W1", [0, 1, 2], ["sanitation"], shift=("09:00", "12:00"))],
+        rows,
+    )
+    route = PatrolRoute.from_store(store, "W1", day="2025-03-04", now="2025-03-04T08:00")
+    check_route(route)
+    kinds = [(v.kind, v.stop_id) for v in route.visits]
+    assert ("incident", "I0") in kinds
+    assert sorted(s for k, s in kinds if k == "patrol") == GRID[:3]  # three short rounds fit
+    tight = PatrolRoute.from_store(
+        store, "W1", day="2025-03-04", now="2025-03-04T11:20", round_minutes=30
+    )
+    check_route(tight)
+    # 40 minutes left: the case comes first, the rounds that do not fit are dropped
+    assert [v.stop_id for v in tight.visits if v.kind == "incident"] == ["I0"]
+    assert {d.kind for d in tight.dropped} == {"patrol"}
+    store.close()
 
 
 def test_user_errors_are_one_line(tmp_path, capsys):
