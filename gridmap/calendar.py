@@ -19,6 +19,8 @@ import pandas as pd
 from gridmap.catalog import data_dir
 from gridmap.errors import GridMapError
 
+_MAX_DAYS = 3660  # a limit of working hours must run out within ten years
+
 
 @dataclass(frozen=True)
 class WorkingCalendar:
@@ -39,10 +41,29 @@ class WorkingCalendar:
     def add_working_hours(self, start: datetime, hours: float) -> datetime:
         """Return the instant ``hours`` working hours after ``start`` (timezone-aware).
 
-        See :meth:`add_working_hours_many`.
+        The one-deadline twin of :meth:`add_working_hours_many` (same result), walking the
+        working periods from ``start`` instead of building a timeline: what a single report needs.
         """
-        out = self.add_working_hours_many(pd.DatetimeIndex([start]), np.array([hours]))
-        return out[0].to_pydatetime()
+        if start.tzinfo is None:
+            raise GridMapError("the start of a deadline must be timezone-aware")
+        t = start.astimezone(self.timezone)
+        remaining = float(hours) * 3600.0
+        if remaining <= 0:
+            return t
+        day = t.date()
+        for _ in range(_MAX_DAYS):
+            if self.is_working_day(day):
+                for begin, end in self.periods:
+                    hi = datetime.combine(day, end, self.timezone)
+                    if hi <= t:
+                        continue
+                    lo = max(datetime.combine(day, begin, self.timezone), t)
+                    span = (hi - lo).total_seconds()
+                    if remaining <= span:
+                        return lo + timedelta(seconds=remaining)
+                    remaining -= span
+            day += timedelta(days=1)
+        raise GridMapError("a limit of working hours does not fit in the calendar")
 
     def add_working_hours_many(
         self, starts: pd.DatetimeIndex, hours: np.ndarray
@@ -82,7 +103,7 @@ class WorkingCalendar:
             if target.max() <= done[-1]:
                 j = np.searchsorted(done, target, side="left") - 1  # period where target falls
                 j = np.clip(j, 0, len(lo) - 1)
-                end = np.maximum(lo[j] + (target - done[j]), t)
+                end = np.where(limit > 0, np.maximum(lo[j] + (target - done[j]), t), t)
                 micros = np.round(end * 1e6).astype("int64")
                 return pd.DatetimeIndex(pd.to_datetime(micros, unit="us", utc=True)).tz_convert(
                     self.timezone

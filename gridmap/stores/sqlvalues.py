@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -40,9 +41,10 @@ def sql_value(field: Field, item: Any) -> Any:
     if item is None or (isinstance(item, float) and item != item) or item is pd.NaT:
         return None
     if field.kind == "datetime":
-        stamp = pd.Timestamp(item)
-        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        return stamp.floor("ms").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        if not isinstance(item, datetime):
+            item = pd.Timestamp(item).to_pydatetime()
+        utc = item.replace(tzinfo=UTC) if item.tzinfo is None else item.astimezone(UTC)
+        return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
     if field.kind == "list":
         return json.dumps(list(item), ensure_ascii=False)
     return item
