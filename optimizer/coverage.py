@@ -131,18 +131,26 @@ def solve_mclp(
     y = [solver.BoolVar(f"y_{i}") for i in range(m)]
     for i in existing:
         y[int(i)].SetLb(1.0)
-    solver.Add(solver.Sum(y) == p)
+    count = solver.RowConstraint(float(p), float(p), "p")
+    for var in y:
+        count.SetCoefficient(var, 1.0)
     objective = solver.Objective()
     reachable = np.flatnonzero(covers.any(axis=1))
     pairs: dict[tuple[int, int], object] = {}
     if capacity is None:
         already = covers[:, existing].any(axis=1) if existing.size else np.zeros(n, bool)
-        constant = float(weights[already].sum())
-        for j in reachable[~already[reachable]]:
-            u = solver.NumVar(0.0, 1.0, f"u_{j}")
-            solver.Add(u <= solver.Sum([y[i] for i in np.flatnonzero(covers[j])]))
-            objective.SetCoefficient(u, float(weights[j]))
-        objective.SetOffset(constant)
+        objective.SetOffset(float(weights[already].sum()))
+        open_rows = reachable[~already[reachable]]
+        # demand points reached by the same sites are one point with their summed weight
+        patterns, group = np.unique(covers[open_rows], axis=0, return_inverse=True)
+        merged = np.bincount(group.ravel(), weights=weights[open_rows], minlength=len(patterns))
+        for k, pattern in enumerate(patterns):
+            u = solver.NumVar(0.0, 1.0, f"u_{k}")  # u_k <= sum of the sites reaching it
+            row = solver.RowConstraint(-solver.infinity(), 0.0, f"reach_{k}")
+            row.SetCoefficient(u, 1.0)
+            for i in np.flatnonzero(pattern):
+                row.SetCoefficient(y[i], -1.0)
+            objective.SetCoefficient(u, float(merged[k]))
     else:
         for j in reachable:
             for i in np.flatnonzero(covers[j]):
