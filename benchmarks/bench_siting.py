@@ -5,7 +5,11 @@ Usage::
     .venv/bin/python benchmarks/bench_siting.py [pmedN.txt ...] [--time-cap S] [--no-spopt]
 
 Without files it runs every ``pmed*.txt`` of ``../shared/benchmarks/pmed``
-(numerically sorted), then MCLP and LSCP on spopt's San Francisco test data.
+(numerically sorted), then MCLP, LSCP, p-median and p-center on spopt's San
+Francisco test data, then p-center at the demo city's sizes (357 courier
+demand points and 3000 incidents x 469 candidate sites, straight-line metres
+from ``demo/gridmap.gpkg`` when ``make demo`` has built it, otherwise seeded
+uniform points of the same sizes).
 Each p-median row shows n, p, our objective, the published optimum (parsed
 from that folder's README), whether optimality was proven and the seconds.
 When PySAL spopt (with PuLP's bundled CBC) can be imported, the same models
@@ -34,12 +38,14 @@ from optimizer.instances import read_orlib_pmed  # noqa: E402
 SHARED = REPO.parent / "shared" / "benchmarks"
 PMED = SHARED / "pmed"
 SF = SHARED / "spopt_sf_testdata"
+DEMO = REPO / "demo" / "gridmap.gpkg"
 LIMIT = 60.0
 
 try:  # optional: only for the comparison column
     import pulp
     from spopt.locate import LSCP as SpoptLSCP
     from spopt.locate import MCLP as SpoptMCLP
+    from spopt.locate import PCenter as SpoptPCenter
     from spopt.locate import PMedian as SpoptPMedian
 
     SPOPT = True
@@ -143,11 +149,15 @@ def run_sf(cap: float, use_spopt: bool) -> None:
         ("MCLP p=4, 5 km", lambda: siting.mclp(cost, 5000.0, 4, weights=weights, time_limit=cap)),
         ("LSCP 5 km", lambda: siting.lscp(cost, 5000.0, time_limit=cap)),
         ("p-median p=4", lambda: siting.p_median(cost, 4, weights=weights, time_limit=cap)),
+        ("p-center p=5", lambda: siting.p_center(cost, 5, time_limit=cap)),
+        ("p-center p=10", lambda: siting.p_center(cost, 10, time_limit=cap)),
     ]
     builders = {
         "MCLP p=4, 5 km": lambda: SpoptMCLP.from_cost_matrix(cost, weights, 5000.0, 4),
         "LSCP 5 km": lambda: SpoptLSCP.from_cost_matrix(cost, 5000.0),
         "p-median p=4": lambda: SpoptPMedian.from_cost_matrix(cost, weights, 4),
+        "p-center p=5": lambda: SpoptPCenter.from_cost_matrix(cost, 5),
+        "p-center p=10": lambda: SpoptPCenter.from_cost_matrix(cost, 10),
     }
     for name, run in cases:
         result = run()
@@ -157,6 +167,8 @@ def run_sf(cap: float, use_spopt: bool) -> None:
             extra = f"covered {result.covered_weight:.0f}, {share:.3f} % of tracts"
         elif name.startswith("p-median"):
             extra = f"mean distance {result.objective / weights.sum():.4f}"
+        elif name.startswith("p-center"):
+            extra = f"bound {result.bound:.2f}, gap {result.gap:.2%}"
         else:
             extra = f"{result.objective:.0f} sites"
         if not use_spopt:
@@ -178,6 +190,58 @@ def run_sf(cap: float, use_spopt: bool) -> None:
         )
 
 
+def city_costs() -> tuple[str, dict[str, np.ndarray]]:
+    """The demo city's courier demand and incidents x ``red_home`` sites, in metres.
+
+    Straight-line metres times gridmap's default detour, rounded, as ``gridmap site``
+    builds them; seeded uniform points of the same sizes when there is no demo store.
+    """
+    try:
+        import geopandas as gpd
+
+        from gridmap.travel import travel_matrix
+
+        demand = gpd.read_file(DEMO, layer="demand")
+        sites = gpd.read_file(DEMO, layer="sites")
+        sites = sites[sites["kind"] == "red_home"]
+        incidents = gpd.read_file(DEMO, layer="incidents")
+        courier = demand[demand["kind"] == "courier"]
+        return f"demo store {DEMO.relative_to(REPO)}", {
+            "courier": np.round(travel_matrix(None, courier.geometry, sites.geometry)),
+            "incidents": np.round(travel_matrix(None, incidents.geometry, sites.geometry)),
+        }
+    except Exception as exc:  # no demo store (make demo), or gridmap unavailable
+        rng = np.random.default_rng(2024)
+        sites_xy = rng.uniform(0, 3000, (469, 2))
+
+        def planar(n: int) -> np.ndarray:
+            xy = rng.uniform(0, 3000, (n, 2))
+            return np.round(np.linalg.norm(xy[:, None, :] - sites_xy[None, :, :], axis=2))
+
+        note = f"uniform points in a 3 km square, seed 2024 ({type(exc).__name__}: {exc})"
+        return note, {"courier": planar(357), "incidents": planar(3000)}
+
+
+def run_city_p_center(cap: float) -> list[str]:
+    """p-center at the demo city's sizes; returns the cases not proven optimal."""
+    source, instances = city_costs()
+    print(f"\np-center at the demo city's sizes ({source}), time limit {cap:g} s")
+    unproven = []
+    for name, cost in instances.items():
+        for p in (5, 10, 20):
+            result = siting.p_center(cost, p, time_limit=cap)
+            label = f"{name} {cost.shape[0]}x{cost.shape[1]} p={p}"
+            if not result.optimal:
+                unproven.append(label)
+            print(
+                f"{label:<26} radius {result.objective:>7.0f} m  bound {result.bound:>7.0f}  "
+                f"gap {result.gap:6.2%}  proven {result.optimal!s:<5} {result.seconds:6.2f} s  "
+                f"{result.method}",
+                flush=True,
+            )
+    return unproven
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", type=Path, help="OR-Library pmed files")
@@ -194,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"time cap {args.time_cap:g} s per solve; spopt: {'yes' if SPOPT else 'not installed'}\n")
     proven, total, speedups = run_pmed(sorted(files, key=numeric_key), args.time_cap, use_spopt)
     run_sf(args.time_cap, use_spopt)
+    unproven = run_city_p_center(args.time_cap)
     print(f"\nSUMMARY: {proven}/{total} p-median instances proven optimal within {LIMIT:g} s")
+    print(
+        "p-center at the demo city's sizes: "
+        + (f"not proven: {', '.join(unproven)}" if unproven else "all proven optimal")
+    )
     if speedups:
         tenfold = sum(x >= 10 for x in speedups)
         print(

@@ -66,9 +66,7 @@ def demand_points(store: Store, source: str = "population") -> gpd.GeoDataFrame:
         frame = _points(rows["id"], rows["name"], rows["weight"], rows.geometry.values)
     elif source == "incidents":
         rows = store.read("incidents")
-        frame = _points(
-            rows, rows["id"], rows["category"], np.ones(len(rows)), rows.geometry.values
-        )
+        frame = _points(rows["id"], rows["category"], np.ones(len(rows)), rows.geometry.values)
     else:
         raise GridMapError(f"unknown demand {source!r}; choose one of {', '.join(DEMAND_SOURCES)}")
     frame = frame[(frame["weight"] > 0).to_numpy() & frame.geometry.notna().to_numpy()]

@@ -302,18 +302,43 @@ def p_center(
 ) -> SitingResult:
     r"""Open ``p`` sites minimising the largest cost from a demand point to its nearest site.
 
-    Radius formulation (Elloumi, Labbé and Pochet 2004) over the distinct costs
-    :math:`D^0 < \dots < D^K` between the lower bound :math:`\max_j \min_i c_{ji}`
-    and the radius of a greedy solution; :math:`u_k = 1` iff the optimal radius
-    exceeds :math:`D^k`:
+    .. math::
+
+        r^* = \min_{S \supseteq E,\ |S| = p}\ \max_j \min_{i \in S} c_{ji}.
+
+    :math:`r^*` is one of the distinct costs :math:`D^0 < \dots < D^K` of the
+    matrix, and the test "``p`` sites can serve every demand point within
+    ``r``" is monotone in ``r``: it holds iff the location set covering problem
+    (:func:`lscp`) at radius ``r`` needs at most ``p`` sites,
 
     .. math::
 
-        \min D^0 + \sum_{k<K} (D^{k+1} - D^k)\, u_k \quad\text{s.t.}\quad
-        u_k + \sum_{i: c_{ji} \le D^k} y_i \ge 1\ \forall j, k,\quad
-        u_{k-1} \ge u_k,\quad \sum_i y_i = p,\quad y_i = 1\ \forall i \in E,
+        L(r) = \min \sum_i y_i \quad\text{s.t.}\quad
+        \sum_{i: c_{ji} \le r} y_i \ge 1\ \forall j,\quad
+        y_i = 1\ \forall i \in E,\quad y \in \{0,1\};
+        \qquad r^* = \min\{D^k : L(D^k) \le p\}.
 
-    :math:`y \in \{0,1\}`, :math:`0 \le u \le 1`.
+    So :math:`r^*` is found by bisection over the :math:`D^k`, starting from
+
+    - a lower bound: :math:`\max_j \min_i c_{ji}`, raised past a :math:`D^k`
+      (found by bisection) at which more than ``p`` demand points have
+      pairwise disjoint sets of sites within :math:`D^k` (a greedy packing;
+      each of them needs its own site);
+    - an upper bound: the better of the greedy p-center (open the site that
+      lowers the radius most, ``p`` times) and a greedy set cover with at most
+      ``p`` sites at a :math:`D^k` as small as bisection finds.
+
+    Each probe is decided by the greedy cover (at most ``p`` sites: feasible)
+    or that packing bound (above ``p``: infeasible) when they suffice, and
+    otherwise by the LSCP MIP (SCIP), with demand rows whose covering set
+    contains another row's and sites whose covered rows are a subset of
+    another site's removed first. A feasible probe's cover is completed to
+    ``p`` sites greedily, and the upper bound drops to its actual radius.
+
+    At the time limit (a probe left undecided) the best solution found is
+    returned with ``optimal=False``, ``bound`` = the smallest :math:`D^k` not
+    proven infeasible, and ``gap = (objective - bound) / objective``. There is
+    always a solution (the greedy one), so no ``NoSolutionError`` is raised.
 
     Parameters
     ----------
@@ -324,7 +349,7 @@ def p_center(
     existing : iterable of int, default ()
         Candidate columns already open.
     time_limit : float, default 60.0
-        Seconds for the whole call.
+        Seconds for the whole call (each set-covering MIP gets the time left).
 
     Returns
     -------
@@ -336,8 +361,6 @@ def p_center(
     ------
     SpecificationError
         On invalid input or ``p`` outside ``[max(1, len(existing)), m]``.
-    NoSolutionError
-        If the time limit is reached before any solution.
     """
     t0 = time.perf_counter()
     cost = check.cost_matrix(cost)

@@ -275,3 +275,15 @@ def test_site_on_postgis(demo, pg_url, capsys):
         store.read("sites", where={"rank": [1, 2]})["suggested_by"].str.startswith("pmedian").all()
     )
     store.close()
+
+
+def test_incidents_as_demand_weigh_each_place_by_its_reports(demo):
+    from gridmap.siting import demand_points
+
+    store = open_store(demo)
+    points = demand_points(store, "incidents")
+    incidents = store.read("incidents")
+    assert points["weight"].sum() == len(incidents)
+    places = {(round(g.x, 7), round(g.y, 7)) for g in incidents.geometry}
+    assert len(points) == len(places)
+    store.close()
