@@ -124,7 +124,12 @@ def workflow(ctx: Context, req: Request) -> Response:
 
 
 def start_dispatch(ctx: Context, req: Request) -> Response:
-    """Start a dispatch run in the background; return its job (202) to poll."""
+    """Start a dispatch run in the background; return its job (202) to poll.
+
+    ``time_limit`` (seconds, at most ``Config.job_seconds``) must be a positive number (422
+    otherwise); a run that reaches it keeps its best plan, with ``status``, ``bound`` and ``gap``
+    in the job's summary.
+    """
     body = req.json() if req.body else {}
     include_received = body.get("include_received", False)
     if not isinstance(include_received, bool):
@@ -132,7 +137,10 @@ def start_dispatch(ctx: Context, req: Request) -> Response:
     now = body.get("now")
     if now is not None and not isinstance(now, str):
         raise ValidationError("now: must be an ISO 8601 time or next-workday", ["now"])
-    limit = min(float(body.get("time_limit", ctx.config.job_seconds)), ctx.config.job_seconds)
+    limit = body.get("time_limit", ctx.config.job_seconds)
+    if not isinstance(limit, int | float) or isinstance(limit, bool) or not 0 < limit < math.inf:
+        raise ValidationError("time_limit: must be a positive number of seconds", ["time_limit"])
+    limit = min(float(limit), ctx.config.job_seconds)  # a run at its limit keeps its best plan
     store = ctx.store
 
     def work(progress) -> tuple[dict[str, Any], DispatchPlan]:

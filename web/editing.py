@@ -7,7 +7,10 @@ edit grids, stations, candidate sites and demand; dispatchers edit workers (thei
 skills); incidents change only through the case workflow or Open311.
 
 A siting run (``POST /api/siting``) solves in the background; accepting it writes the ranks of
-the suggested sites, as ``gridmap site`` does.
+the suggested sites, as ``gridmap site`` does. A request no solution can meet is refused at once
+with 422 and the reason (:func:`check_feasible`), never accepted as a job that fails later; a run
+that reaches its time limit (``Config.job_seconds``) finishes with its best solution, its
+``status`` FEASIBLE and the ``bound`` and ``gap`` it proved.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import math
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
 from gridmap import model
+from gridmap.catalog import station_kinds
 from gridmap.errors import ConflictError, ValidationError
 from gridmap.model import CRS
 from gridmap.siting import SitingProblem
@@ -141,6 +146,7 @@ def start_siting(ctx: Context, req: Request) -> Response:
         raise ValidationError("demand: must be text", ["demand"])
     store, limit = ctx.store, ctx.config.job_seconds
     problem = SitingProblem.from_store(store, kind=kind, demand=demand)  # bad input: 4xx now
+    check_feasible(problem, model, p, radius)
 
     def work(progress) -> tuple[dict[str, Any], Any]:
         progress(0.2, "solving")
@@ -161,6 +167,54 @@ def start_siting(ctx: Context, req: Request) -> Response:
 
     job = ctx.jobs.start("siting", req.identity.name if req.identity else "", work)
     return ok(job.as_json(), 202, Location=f"/api/jobs/{job.id}")
+
+
+#: Demand points named in the reasons of an infeasible LSCP request (the count says the rest).
+SHOWN = 20
+
+
+def check_feasible(problem: SitingProblem, model: str, p: int | None, radius: float | None) -> None:
+    """Refuse (422, with the reason) a siting request that no solution can meet.
+
+    Every infeasible request is known before solving: ``p`` missing (or given to LSCP, which
+    finds the fewest sites itself), more new sites than there are candidates, and for LSCP any
+    demand point that no candidate site nor open station reaches within the radius.
+
+    Raises
+    ------
+    ValidationError
+        Naming the field, with one reason per unreachable demand point (the first 20).
+    """
+    if model == "lscp" and p is not None:
+        raise ValidationError("p: lscp finds the fewest sites itself; leave p out", ["p"])
+    if model != "lscp" and p is None:
+        raise ValidationError(f"p: {model} needs the number of new sites", ["p"])
+    free = len(problem.candidates) - len(problem.existing)
+    if p is not None and p > free:
+        raise ValidationError(
+            f"p: infeasible, {p} new sites asked for but the store has only {free} candidate "
+            f"{problem.kind} site(s)",
+            ["p"],
+        )
+    if model != "lscp":
+        return
+    reach = float(radius) if radius is not None else station_kinds()[problem.kind].radius_m
+    nearest = problem.cost.min(axis=1)
+    far = np.flatnonzero(~(nearest <= reach))
+    if far.size:
+        ids = problem.demand["id"].to_numpy()
+        reasons = [
+            f"demand point {ids[j]}: the nearest candidate is {nearest[j]:.0f} m away"
+            for j in far[:SHOWN]
+        ]
+        if far.size > SHOWN:
+            reasons.append(f"... and {far.size - SHOWN} more")
+        raise ValidationError(
+            f"radius_m: infeasible, {far.size} of {len(nearest)} demand point(s) have no "
+            f"candidate site within {reach:g} m, and lscp must cover every one (raise radius_m "
+            "or add candidate sites)",
+            reasons,
+        )
 
 
 def accept_siting(ctx: Context, req: Request, job_id: str) -> Response:

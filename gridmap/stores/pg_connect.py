@@ -22,6 +22,12 @@ def redact(url: str) -> str:
     return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", url)
 
 
+def failure_reason(exc: psycopg.Error) -> str:
+    """Return why a connection attempt failed, on one line (libpq's message, no prefix)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines).removeprefix("connection failed: ") or type(exc).__name__
+
+
 def configure(con: psycopg.Connection) -> None:
     """Apply :data:`SESSION_SETTINGS` to a new connection (left idle, outside a transaction)."""
     for name, value in SESSION_SETTINGS:
@@ -42,8 +48,7 @@ def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection:
             url, connect_timeout=CONNECT_TIMEOUT_S, application_name=APPLICATION_NAME
         )
     except psycopg.Error as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        reason = " ".join(lines).removeprefix("connection failed: ") or type(exc).__name__
+        reason = failure_reason(exc)
         raise StoreError(f"cannot connect to PostgreSQL at {redact(url)}: {reason}") from None
     try:
         configure(con)
