@@ -8,21 +8,12 @@ update, and a stale ``expected_version`` is a :class:`~gridmap.errors.ConflictEr
 use binary COPY (:mod:`gridmap.stores.pg_copy`). The schema comes from versioned migrations
 (:mod:`gridmap.stores.migrate`).
 
-When the server goes away (a restart, a crash, the network), the store fails fast and heals by
-itself: a caller that waits more than :data:`PROBE_AFTER_S` for a pooled connection, or whose
-connection broke, makes the store try one direct connection; if the server does not answer, the
-store is marked down and every operation raises :class:`~gridmap.errors.StoreError` at once
-(the web service answers 503) instead of waiting :data:`POOL_TIMEOUT_S` for the pool. The first
-operation after the server answers again replaces the pool (whose own reconnection attempts back
-off exponentially) with a fresh one. The URL's libpq ``connect_timeout`` bounds every connection
-attempt (default :data:`~gridmap.stores.pg_connect.CONNECT_TIMEOUT_S`; at most
-:data:`PROBE_TIMEOUT_S` for the check).
+When the server goes away the store fails fast and heals by itself (:mod:`gridmap.stores.pg_pool`).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -33,8 +24,6 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from gridmap.catalog import categories, station_kinds
 from gridmap.errors import NotFoundError, StoreError
@@ -43,26 +32,13 @@ from gridmap.spatial import locate
 from gridmap.stores import migrate, pg_copy, pg_values
 from gridmap.stores.base import BaseStore, BBox, LayerInfo, Progress, Where
 from gridmap.stores.pg_connect import (
-    APPLICATION_NAME,
-    CONNECT_TIMEOUT_S,
-    configure,
     connect,
-    failure_reason,
     redact,
     translate,
 )
+from gridmap.stores.pg_pool import POOL_SIZE, POOL_TIMEOUT_S, GuardedPool
 from gridmap.stores.pg_records import PostGISRecords
 
-POOL_SIZE = 10
-#: Longest wait for a pooled connection while the server answers (every connection busy).
-POOL_TIMEOUT_S = 30.0
-#: A wait for a pooled connection longer than this checks that the server answers at all.
-PROBE_AFTER_S = 1.0
-#: The longest connect timeout of that check (the URL's ``connect_timeout`` when shorter).
-PROBE_TIMEOUT_S = 3
-#: While the server is known to be down, it is tried again at most this often; callers in
-#: between fail at once with the last reason.
-PROBE_EVERY_S = 0.2
 #: Up to this many points are located in SQL (one GiST probe of the grids per point); more are
 #: located by :func:`gridmap.spatial.locate` on the grids read in the same transaction, which is
 #: some 30 times faster per point for big imports.
@@ -87,7 +63,7 @@ class PostGISStore(PostGISRecords, BaseStore):
         Most connections the store opens at once (threads beyond wait for a free one).
     pool_timeout : float
         Longest wait for a free connection while the server answers (a server that does not
-        answer fails the wait within about :data:`PROBE_AFTER_S`).
+        answer fails the wait within about :data:`~gridmap.stores.pg_pool.PROBE_AFTER_S`).
     """
 
     def __init__(
@@ -101,140 +77,14 @@ class PostGISStore(PostGISRecords, BaseStore):
         self._conninfo = url
         self.url = redact(url)
         self._create = create
-        self._pool_size = pool_size
-        self._pool_timeout = float(pool_timeout)
-        given = conninfo_to_dict(url).get("connect_timeout")
-        self._connect_timeout = int(given) if given else CONNECT_TIMEOUT_S
-        self._pool: ConnectionPool | None = None
-        self._pool_errors = 0
-        self._pool_lock = threading.Lock()
+        self._pool = GuardedPool(url, self.url, size=pool_size, timeout=pool_timeout)
         self._local = threading.local()
-        self._health_lock = threading.Lock()
-        self._down_reason: str | None = None  # why the server was last found unreachable
-        self._last_probe = 0.0
         self.init()
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.url!r})"
 
     # -- connections and transactions ---------------------------------------------------------
-    def _get_pool(self) -> ConnectionPool:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ConnectionPool(
-                    self._conninfo,
-                    min_size=1,
-                    max_size=self._pool_size,
-                    kwargs={
-                        "application_name": APPLICATION_NAME,
-                        "connect_timeout": self._connect_timeout,
-                    },
-                    configure=configure,
-                    check=ConnectionPool.check_connection,  # drop connections a restart broke
-                    timeout=self._pool_timeout,
-                    name="gridmap",
-                    open=True,
-                )
-                self._pool_errors = 0  # failed connection attempts of this pool seen so far
-            return self._pool
-
-    def _probe(self) -> str | None:
-        """Try one direct connection; return why the server cannot be used, or None."""
-        self._last_probe = time.monotonic()
-        try:
-            psycopg.connect(
-                self._conninfo,
-                connect_timeout=min(self._connect_timeout, PROBE_TIMEOUT_S),
-                application_name=APPLICATION_NAME,
-            ).close()
-        except psycopg.Error as exc:
-            return failure_reason(exc)
-        return None
-
-    def _unavailable(self, reason: str) -> StoreError:
-        return StoreError(f"{self.url}: the database server cannot be reached: {reason}")
-
-    def _check_server(self) -> None:
-        """Mark the store down when the server does not answer (after a broken connection)."""
-        reason = self._probe()
-        if reason is not None:
-            with self._health_lock:
-                self._down_reason = reason
-
-    def _recover(self) -> None:
-        """While the server is known down: fail at once, or start afresh once it answers.
-
-        Raises
-        ------
-        StoreError
-            If the server still does not answer (tried at most every :data:`PROBE_EVERY_S`).
-        """
-        with self._health_lock:
-            reason = self._down_reason
-            if reason is None:
-                return
-            if time.monotonic() - self._last_probe < PROBE_EVERY_S:
-                raise self._unavailable(reason)
-            reason = self._probe()
-            if reason is not None:
-                self._down_reason = reason
-                raise self._unavailable(reason)
-            self._reset_pool()
-            self._down_reason = None
-
-    def _reset_pool(self) -> None:
-        """Replace the pool: its broken connections and backed-off reconnections go with it.
-
-        Connections in use finish their work and are closed when given back; callers waiting
-        for one of the old pool's connections take one of the new pool's instead.
-        """
-        with self._pool_lock:
-            old, self._pool = self._pool, None
-        if old is not None:
-            old.close(timeout=1.0)
-
-    def _checkout(self) -> tuple[ConnectionPool, psycopg.Connection]:
-        """Return a pooled connection, failing fast when the server does not answer.
-
-        Raises
-        ------
-        StoreError
-            If the server cannot be reached, or no connection came free within the pool
-            timeout (every connection busy).
-        """
-        self._recover()
-        deadline = time.monotonic() + self._pool_timeout
-        while True:
-            pool = self._get_pool()
-            left = deadline - time.monotonic()
-            try:
-                return pool, pool.getconn(timeout=max(0.01, min(PROBE_AFTER_S, left)))
-            except PoolClosed:  # replaced meanwhile: wait for the new pool instead
-                if left <= 0:
-                    raise self._busy() from None
-                continue
-            except PoolTimeout:
-                pass
-            reason = self._probe()
-            if reason is not None:
-                with self._health_lock:
-                    self._down_reason = reason
-                raise self._unavailable(reason) from None
-            errors = pool.get_stats().get("connections_errors", 0)
-            if errors > self._pool_errors and self._pool is pool:
-                # the server answers but this pool failed to connect since the last look: it
-                # may be backing off for many seconds; a fresh pool connects at once
-                self._pool_errors = errors
-                self._reset_pool()
-            elif time.monotonic() >= deadline:
-                raise self._busy()
-
-    def _busy(self) -> StoreError:
-        return StoreError(
-            f"{self.url}: no database connection within {self._pool_timeout:g} s "
-            "(every connection of the pool busy)"
-        )
-
     @contextmanager
     def _transaction(self, *, write: bool = True) -> Iterator[psycopg.Connection]:
         """Run a block in one transaction on a pooled connection (``write`` changes nothing)."""
@@ -242,7 +92,7 @@ class PostGISStore(PostGISRecords, BaseStore):
         if current is not None:  # nested use inside one transaction
             yield current
             return
-        pool, con = self._checkout()
+        pool, con = self._pool.checkout()
         try:
             with con.transaction():
                 self._local.con = con
@@ -252,17 +102,14 @@ class PostGISStore(PostGISRecords, BaseStore):
                     self._local.con = None
         except psycopg.Error as exc:
             if con.broken:  # the server went away, or this connection did: which one?
-                self._check_server()
+                self._pool.check_server()
             raise translate(exc, self.url) from None
         finally:
             pool.putconn(con)
 
     def close(self) -> None:
         """Close every connection of the pool."""
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.close()
-                self._pool = None
+        self._pool.close()
 
     # -- schema --------------------------------------------------------------------------------
     def init(self) -> None:
