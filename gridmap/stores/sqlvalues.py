@@ -54,8 +54,8 @@ def read_value(field: Field, raw: Any) -> Any:
     """Return one stored value in its Python form (see :func:`frame`)."""
     if raw is None:
         return [] if field.kind == "list" else None
-    if field.kind == "datetime":
-        return pd.Timestamp(raw).tz_convert(working_calendar().timezone)
+    if field.kind == "datetime":  # ISO 8601 text in UTC (``...Z``)
+        return pd.Timestamp(datetime.fromisoformat(raw).astimezone(working_calendar().timezone))
     if field.kind == "list":
         return json.loads(raw)
     return raw
