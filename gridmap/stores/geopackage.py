@@ -28,6 +28,8 @@ from gridmap.model import CRS, HISTORY_COLUMNS, LAYERS, TABLES, Layer
 from gridmap.stores import gpkg_records, gpkg_rtree, sqlvalues
 from gridmap.stores.base import BaseStore, BBox, LayerInfo, Progress, Where, chunks
 from gridmap.stores.gpkg_blob import decode, encode, register_functions
+from gridmap.stores.group_commit import GroupCommit
+from gridmap.stores.records import Intake
 from gridmap.stores.sqlite_bulk import insert_columns
 
 BULK_ROWS = 2000  # from this many rows on, the index is filled in bulk
@@ -47,6 +49,19 @@ _SQL_TYPES = {
     "list": "TEXT",
 }
 _HISTORY_TYPES = {"seq": "int64", "at": "datetime64[ms, UTC]"}
+
+
+@contextmanager
+def _savepoint(tx: sqlite3.Connection) -> Iterator[None]:
+    """Run a block in a savepoint, rolled back alone when the block raises."""
+    tx.execute("SAVEPOINT one_write")
+    try:
+        yield
+    except BaseException:
+        tx.execute("ROLLBACK TO one_write")
+        tx.execute("RELEASE one_write")
+        raise
+    tx.execute("RELEASE one_write")
 
 
 def _q(name: str) -> str:
@@ -70,6 +85,8 @@ class GeoPackageStore(gpkg_records.GeoPackageRecords, BaseStore):
         self.url = str(self.path)
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        # reports arriving together share one commit (one disk flush): see group_commit
+        self._intakes = GroupCommit(self._transaction, _savepoint, self._store_report)
         if not self.path.exists() and not create:
             raise NotFoundError(f"no GridMap store at {self.path} (run `gridmap init` first)")
         self.init()
@@ -104,6 +121,9 @@ class GeoPackageStore(gpkg_records.GeoPackageRecords, BaseStore):
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
+
+    def _submit_intake(self, report: Any) -> Intake:
+        return self._intakes.submit(report)
 
     def close(self) -> None:
         """Close this thread's connection."""

@@ -37,6 +37,16 @@ class Intake:
     created: bool
 
 
+@dataclass(frozen=True)
+class _Report:
+    """A report checked and ready to store: incident fields, intake record, place, time."""
+
+    fields: dict[str, Any]
+    record: dict[str, Any]
+    point: shapely.Point
+    received_at: pd.Timestamp
+
+
 class RecordStore:
     """Store behaviour over plain tables, written over a few primitives of each backend."""
 
@@ -144,35 +154,44 @@ class RecordStore:
         """
         now = pd.Timestamp(at if at is not None else pd.Timestamp.now(tz="UTC"))
         now = now.tz_convert(working_calendar().timezone).floor("ms")
-        incidents, requests = layer("incidents"), table("requests")
         point = _point(report.get("geometry"))
         fields = check_record(
-            incidents, {"reported_at": now, **report, "id": "-", "status": "received"}
+            layer("incidents"), {"reported_at": now, **report, "id": "-", "status": "received"}
         )
         token = secrets.token_urlsafe(12)
         record = check_record(
-            requests, {**request, "incident_id": "-", "token": token, "received_at": now}
+            table("requests"), {**request, "incident_id": "-", "token": token, "received_at": now}
         )
+        return self._submit_intake(_Report(fields, record, point, now))
+
+    def _submit_intake(self, report: _Report) -> Intake:
+        """Store one checked report in its own transaction (a backend may group them)."""
         with self._transaction() as tx:
-            repeat = record["request_key"] or record["fingerprint"]
-            if repeat:
-                self._serialise(tx, str(repeat))
-                earlier = self._earlier(tx, requests, record, now)
-                if earlier is not None:
-                    return Intake(earlier["incident_id"], earlier["token"], created=False)
-            incident_id = self._new_incident_id(tx, incidents)
-            limit = categories()[fields["category"]].limit_hours
-            row = {
-                **fields,
-                "id": incident_id,
-                "grid_code": self._grid_at(tx, point),
-                "deadline": working_calendar().add_working_hours(fields["reported_at"], limit),
-                "version": 1,
-                "updated_at": now,
-            }
-            self._insert_row(tx, incidents, row, point)
-            self._record_insert(tx, requests, {**record, "incident_id": incident_id})
-        return Intake(incident_id, token, created=True)
+            return self._store_report(tx, report)
+
+    def _store_report(self, tx: Any, report: _Report) -> Intake:
+        """Store one checked report inside ``tx``: the intake's transactional part."""
+        incidents, requests = layer("incidents"), table("requests")
+        fields, record, now = report.fields, report.record, report.received_at
+        repeat = record["request_key"] or record["fingerprint"]
+        if repeat:
+            self._serialise(tx, str(repeat))
+            earlier = self._earlier(tx, requests, record, now)
+            if earlier is not None:
+                return Intake(earlier["incident_id"], earlier["token"], created=False)
+        incident_id = self._new_incident_id(tx, incidents)
+        limit = categories()[fields["category"]].limit_hours
+        row = {
+            **fields,
+            "id": incident_id,
+            "grid_code": self._grid_at(tx, report.point),
+            "deadline": working_calendar().add_working_hours(fields["reported_at"], limit),
+            "version": 1,
+            "updated_at": now,
+        }
+        self._insert_row(tx, incidents, row, report.point)
+        self._record_insert(tx, requests, {**record, "incident_id": incident_id})
+        return Intake(incident_id, record["token"], created=True)
 
     def _earlier(
         self, tx: Any, spec: Table, record: Mapping[str, Any], now: pd.Timestamp
