@@ -41,6 +41,9 @@ demo: $(STAMP)
 	$(BIN)/gridmap --store $(DEMO_STORE) kpi --by category
 	@echo
 	@echo "Demo store: $(DEMO_STORE) (open it in QGIS, or run: $(BIN)/gridmap --store $(DEMO_STORE) stats --json)"
+	@echo "Pages: http://127.0.0.1:$(DEMO_PORT)/login  (users dispatcher, planner, official, admin; password gridmap-demo)"
+	@echo "  dispatcher http://127.0.0.1:$(DEMO_PORT)/dispatch   planner http://127.0.0.1:$(DEMO_PORT)/coverage   official http://127.0.0.1:$(DEMO_PORT)/heatmap"
+	@echo "  OGC API (QGIS) http://127.0.0.1:$(DEMO_PORT)/   Open311 http://127.0.0.1:$(DEMO_PORT)/open311/v2/services.json   OpenAPI http://127.0.0.1:$(DEMO_PORT)/openapi.json"
 	$(BIN)/gridmap --store $(DEMO_STORE) serve --port $(DEMO_PORT) --demo-accounts
 
 test: $(STAMP) system

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from types import ModuleType
 
 from flask import Flask
@@ -19,13 +20,14 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from gridmap.errors import GridMapError, StoreError
 from gridmap.stores import open_store
-from web import accounts_api, cases, editing, kpi_api, ogcapi, open311, openapi
+from web import accounts_api, cases, editing, kpi_api, ogcapi, open311, openapi, pages
 from web.auth import identify, require
 from web.config import Config
 from web.context import Context
 from web.errors import PayloadTooLarge, status_of
 from web.http import Request, Response, Route
 from web.jobs import Jobs
+from web.pages.session import cookie_credentials
 
 log = logging.getLogger("gridmap.web")
 
@@ -38,7 +40,12 @@ MODULES: tuple[ModuleType, ...] = (
     ogcapi,
     open311,
     openapi,
+    pages,
 )
+#: Vendored map assets and other static files, served at ``/static``.
+STATIC = Path(__file__).resolve().parent / "static"
+#: Browsers keep static files this long without asking again (seconds).
+STATIC_MAX_AGE_S = 86_400
 
 
 def create_app(config: Config, *, modules: Iterable[ModuleType] = MODULES) -> Flask:
@@ -53,7 +60,8 @@ def create_app(config: Config, *, modules: Iterable[ModuleType] = MODULES) -> Fl
     """
     routes = tuple(route for module in modules for route in module.ROUTES)
     ctx = Context(config, open_store(config.store), Jobs(), routes)
-    app = Flask("gridmap")
+    app = Flask("gridmap", static_folder=str(STATIC), static_url_path="/static")
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = STATIC_MAX_AGE_S  # vendored paths carry versions
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["gridmap"] = ctx
     for route in routes:
@@ -100,7 +108,7 @@ def _request(ctx: Context) -> Request:
     form = flask_request.form.to_dict(flat=False) if flask_request.form else {}
     args = flask_request.args.to_dict(flat=False)
     api_key = (form.get("api_key") or args.get("api_key") or [None])[-1]
-    headers = dict(flask_request.headers.items())
+    headers = cookie_credentials(flask_request.method, dict(flask_request.headers.items()))
     return Request(
         method=flask_request.method,
         path=flask_request.path,

@@ -19,6 +19,8 @@ from numpy.typing import NDArray
 from gridmap.catalog import station_kinds
 from gridmap.model import CRS, DEMAND_KINDS
 from gridmap.spatial import locate, metric_crs
+from web.maps.memo import digest as _digest
+from web.maps.memo import remember as _remember
 
 __all__ = [
     "COORD_DECIMALS",
@@ -73,13 +75,20 @@ def light_grids(
     if tolerance_m is None:
         tolerance_m = SIMPLIFY_M * max(1.0, float(np.sqrt(len(grids) / 1000)))
     crs = metric_crs(grids) if crs is None else crs
-    simple = shapely.simplify(grids.geometry.to_crs(crs).values, tolerance_m)
+    source = np.asarray(grids.geometry.values)
+    key = ("light", _digest(source), str(grids.crs), crs.to_string(), tolerance_m)
+    rounded = _remember(key, lambda: _simplified(grids.geometry, crs, tolerance_m), len(source))
+    return gpd.GeoDataFrame(frame, geometry=rounded.copy(), crs=CRS)
+
+
+def _simplified(geometry: gpd.GeoSeries, crs: pyproj.CRS, tolerance_m: float) -> np.ndarray:
+    simple = shapely.simplify(geometry.to_crs(crs).values, tolerance_m)
     geoms = np.asarray(gpd.GeoSeries(simple, crs=crs).to_crs(CRS).values)
     rounded = shapely.set_precision(geoms, 10.0**-COORD_DECIMALS)
     lost = shapely.is_empty(rounded) & ~shapely.is_empty(geoms)
     if lost.any():
         rounded[lost] = shapely.set_precision(geoms[lost], 10.0**-COORD_DECIMALS, mode="pointwise")
-    return gpd.GeoDataFrame(frame, geometry=rounded, crs=CRS)
+    return rounded
 
 
 def feature_collection(frame: gpd.GeoDataFrame) -> dict:
@@ -89,15 +98,20 @@ def feature_collection(frame: gpd.GeoDataFrame) -> dict:
     than :meth:`geopandas.GeoDataFrame.to_geo_dict` for 10,000 features.
     """
     geoms = np.asarray(frame.geometry.to_crs(CRS).values)
-    texts = shapely.to_geojson(geoms)
+    shapes = _remember(("geojson", _digest(geoms)), lambda: _geojson(geoms), len(geoms))
     props = frame.drop(columns=frame.geometry.name).astype(object)
     props = props.where(props.notna(), None).to_dict("records")
     features = [
-        {"type": "Feature", "id": str(i), "properties": p, "geometry": json.loads(g)}
-        for i, (p, g) in enumerate(zip(props, texts, strict=True))
+        {"type": "Feature", "id": str(i), "properties": p, "geometry": g}
+        for i, (p, g) in enumerate(zip(props, shapes, strict=True))
         if g is not None
     ]
     return {"type": "FeatureCollection", "features": features}
+
+
+def _geojson(geoms: np.ndarray) -> list[dict | None]:
+    """Return GeoJSON geometry objects (shared between calls: never modify them)."""
+    return [None if g is None else json.loads(g) for g in shapely.to_geojson(geoms)]
 
 
 def latlon(points: gpd.GeoSeries) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 import branca.colormap as cm
@@ -9,6 +10,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 from branca.element import MacroElement
+from folium.utilities import JsCode
 from jinja2 import Template
 
 from web.maps.aggregate import feature_collection
@@ -104,20 +106,44 @@ def grid_layer(
     folium.GeoJson or folium.FeatureGroup
         The features, embedded without per-feature ``bbox`` members; an empty group when
         there is no grid.
+
+    Notes
+    -----
+    Folium turns a style function into a JavaScript ``switch`` over feature ids, one ``case``
+    per feature: with 10,000 grids every feature's style walks thousands of string cases.
+    Here each distinct style is listed once, each feature carries the index of its style
+    (property ``s``), and a feature callback applies it, with the hover highlight.
     """
     if grids.empty:  # folium cannot style or describe an empty GeoJSON layer
         return folium.FeatureGroup(name=name)
     outline = {"color": "#555555", "weight": 1, "fillColor": "#ffffff", "fillOpacity": 0.05}
+    data = feature_collection(grids)
+    index: dict[str, int] = {}
+    for feature in data["features"]:
+        key = json.dumps((style or (lambda _f: outline))(feature), sort_keys=True)
+        feature["properties"]["s"] = index.setdefault(key, len(index))
+    styles = json.dumps([json.loads(k) for k in index], separators=(",", ":"))
     return folium.GeoJson(
-        feature_collection(grids),
+        data,
         name=name,
-        style_function=style or (lambda _feature: outline),
-        highlight_function=lambda _feature: {"weight": 3, "color": "#222222"},
+        style_function=lambda _feature: outline,
+        on_each_feature=JsCode(_STYLE_EACH.replace("STYLES", styles)),
         tooltip=folium.GeoJsonTooltip(
             fields=list(fields), aliases=[safe(a) for a in fields.values()], sticky=True
         ),
         zoom_on_click=False,
     )
+
+
+# Applies the feature's own style (``styles[properties.s]``) and the hover highlight.
+_STYLE_EACH = """function (feature, layer) {
+    var own = STYLES[feature.properties.s];
+    layer.setStyle(own);
+    layer.on({
+        mouseover: function () { layer.setStyle({weight: 3, color: "#222222"}); },
+        mouseout: function () { layer.setStyle({weight: own.weight, color: own.color}); }
+    });
+}"""
 
 
 def colour_scale(

@@ -60,6 +60,7 @@ def coverage_map(
     lang: str = "zh",
     tiles: str | None = None,
     attribution: str | None = None,
+    cover: pd.DataFrame | None = None,
 ) -> folium.Map:
     """Return the coverage map.
 
@@ -79,6 +80,9 @@ def coverage_map(
         Language of the labels.
     tiles, attribution : str, optional
         Basemap (see :func:`web.maps.base.base_map`); None draws grid outlines only.
+    cover : pandas.DataFrame, optional
+        :func:`web.maps.aggregate.grid_coverage` of these grids, stations (of ``kind``) and
+        demand, when already computed (the slow part with 10,000 grids).
 
     Returns
     -------
@@ -94,7 +98,8 @@ def coverage_map(
         grids, tiles=tiles, attribution=attribution, lang=lang, title=t("coverage_title", lang)
     )
     crs = metric_crs(grids) if len(grids) else None
-    cover = grid_coverage(grids, stations, demand, crs=crs)
+    if cover is None:
+        cover = grid_coverage(grids, stations, demand, crs=crs)
     if metric not in cover:
         raise ValueError(f"unknown coverage metric {metric!r}; choose one of {', '.join(cover)}")
     _draw_grids(m, grids, cover, metric, lang, crs)

@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
+import json
+
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from folium import plugins
 
 from gridmap.dispatching import worker_locations
 from gridmap.model import CRS
 from web.maps.aggregate import COORD_DECIMALS, feature_collection, latlon
 from web.maps.escape import safe
+from web.maps.rows import RowLayer
 from web.maps.text import label, layer_title, t
 
-__all__ = ["draw_suggestions", "draw_workers"]
+__all__ = ["CLUSTER_MIN", "LOAD_COLOURS", "draw_suggestions", "draw_workers"]
+
+#: Above this many workers their badges are clustered (a square with how many are there).
+CLUSTER_MIN = 300
+_WORKER_CLUSTER = """function (cluster) {
+    var n = cluster.getChildCount();
+    return L.divIcon({
+        html: '<div style="background:#2b8cbe;color:#fff;border:2px solid #fff;' +
+            'border-radius:4px;font:bold 11px/20px sans-serif;text-align:center;width:34px;' +
+            'height:20px;box-shadow:0 0 3px #000">' + n + '</div>',
+        className: "gm-worker-cluster", iconSize: L.point(38, 24)
+    });
+}"""
+
+#: Badge colours: room to spare, at 70% of the limit or more, at the limit.
+LOAD_COLOURS = ("#2b8cbe", "#fd8d3c", "#d7191c")
+# Rows: [lat, lon, colour index, open cases, id, name, limit, skills]; text arrives escaped.
+_WORKER = """function (row) {
+    var colours = COLOURS, text = TEXT;
+    var badge = '<div style="background:' + colours[row[2]] + ';color:#fff;border:2px solid ' +
+        '#fff;border-radius:4px;font:bold 11px/18px sans-serif;text-align:center;width:24px;' +
+        'height:18px;box-shadow:0 0 3px #000">' + row[3] + '</div>';
+    var marker = L.marker(new L.LatLng(row[0], row[1]), {icon: L.divIcon({
+        html: badge, className: "empty", iconSize: [28, 22], iconAnchor: [14, 11]})});
+    marker.bindTooltip("<b>" + row[5] + "</b> (" + row[4] + ")<br>" + text.load + ": " +
+        row[3] + "/" + row[6] + "<br>" + text.skills + ": " + row[7], {sticky: true});
+    return marker;
+}"""
 
 
 class _GridsOnly:
@@ -65,33 +96,46 @@ def draw_workers(
     limit = pd.to_numeric(
         workers.get("max_open", pd.Series(np.nan, workers.index)), errors="coerce"
     )
-    group = folium.FeatureGroup(name=layer_title("workers", lang)).add_to(m)
-    has = where.notna() & ~where.is_empty
+    has = (where.notna() & ~where.is_empty).to_numpy()
     lat, lon = latlon(where[has])
-    for i, key in enumerate(where.index[has]):
-        row = workers.loc[key]
-        n, cap = int(load[key]), limit[key]
-        full = pd.notna(cap) and cap > 0 and n >= cap
-        busy = pd.notna(cap) and cap > 0 and n >= 0.7 * cap
-        colour = "#d7191c" if full else ("#fd8d3c" if busy else "#2b8cbe")
-        badge = (
-            f'<div style="background:{colour};color:#fff;border:2px solid #fff;'
-            "border-radius:4px;font:bold 11px/18px sans-serif;text-align:center;"
-            f'width:24px;height:18px;box-shadow:0 0 3px #000">{n}</div>'
+    n = load.to_numpy()[has]
+    cap = limit.to_numpy(dtype=float, na_value=np.nan)[has]
+    limited = np.isfinite(cap) & (cap > 0)
+    colour = np.where(limited & (n >= cap), 2, np.where(limited & (n >= 0.7 * cap), 1, 0))
+    ids = workers["id"][has]
+    names = workers.get("name", workers["id"])[has]
+    skills = workers.get("skills", pd.Series(None, index=workers.index))[has]
+    rows = [
+        [
+            a,
+            b,
+            int(c),
+            int(k),
+            safe(i),
+            safe(label(nm, i)),
+            "" if np.isnan(lim) else int(lim),
+            safe(", ".join(map(str, sk)) if isinstance(sk, (list, tuple, np.ndarray)) else sk),
+        ]
+        for a, b, c, k, i, nm, lim, sk in zip(
+            lat, lon, colour, n, ids, names, cap, skills, strict=True
         )
-        skills = row.get("skills")
-        if isinstance(skills, (list, tuple, np.ndarray)):
-            skills = ", ".join(map(str, skills))
-        tip = (
-            f"<b>{safe(label(row.get('name'), row.get('id')))}</b> ({safe(row.get('id'))})<br>"
-            f"{safe(t('load', lang))}: {n}/{safe('' if pd.isna(cap) else int(cap))}<br>"
-            f"{safe(t('skills', lang))}: {safe(skills)}"
-        )
-        folium.Marker(
-            [lat[i], lon[i]],
-            icon=folium.DivIcon(html=badge, icon_size=(28, 22), icon_anchor=(14, 11)),
-            tooltip=folium.Tooltip(tip),
-        ).add_to(group)
+    ]
+    text = {"load": safe(t("load", lang)), "skills": safe(t("skills", lang))}
+    callback = _WORKER.replace("COLOURS", json.dumps(list(LOAD_COLOURS)))
+    callback = callback.replace("TEXT", json.dumps(text))
+    name = layer_title("workers", lang)
+    if len(rows) > CLUSTER_MIN:  # thousands of badges in the page's DOM are slow to draw
+        plugins.FastMarkerCluster(
+            rows,
+            callback=callback,
+            icon_create_function=_WORKER_CLUSTER,
+            name=name,
+            disableClusteringAtZoom=16,
+            showCoverageOnHover=False,
+            chunkedLoading=True,
+        ).add_to(m)
+    else:
+        RowLayer(rows, callback, name).add_to(m)
     return gpd.GeoSeries(where.values, index=workers["id"].astype(str).to_numpy(), crs=where.crs)
 
 
