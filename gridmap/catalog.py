@@ -7,6 +7,7 @@ ones by editing ``data/categories.csv`` (or pointing ``GRIDMAP_DATA`` at their o
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -91,8 +92,12 @@ def load_category_mapping(path: str | Path) -> dict[str, str]:
         If the file lacks the columns or maps to a code that is not in the catalog.
     """
     known = categories()
-    with Path(path).open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise GridMapError(f"category mapping {path} is not UTF-8 text ({exc.reason})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         if not reader.fieldnames or {"source", "code"} - set(reader.fieldnames):
             raise GridMapError(f"category mapping {path} needs the columns source,code")
         mapping = {}
@@ -102,4 +107,8 @@ def load_category_mapping(path: str | Path) -> dict[str, str]:
                     f"category mapping {path} line {line}: {row['code']!r} is not a catalog code"
                 )
             mapping[row["source"]] = row["code"]
+    except csv.Error as exc:
+        raise GridMapError(
+            f"category mapping {path} is not a well-formed CSV file: {exc}"
+        ) from None
     return mapping

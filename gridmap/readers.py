@@ -155,7 +155,13 @@ def read_file(
 def _decode(path: Path) -> str:
     data = path.read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise GridMapError(
+                f"{path.name}: starts like UTF-16 text (a byte-order mark) but is not: {exc.reason} "
+                f"at byte {exc.start}"
+            ) from None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
@@ -192,7 +198,7 @@ def _table(text: str, path: Path) -> pd.DataFrame:
     if lines == len(frame) + 1:  # one record per line: labels without reparsing
         frame.index = pd.RangeIndex(2, len(frame) + 2)
     else:  # quoted line breaks: ask the csv module where each record starts
-        reader = csv.reader(io.StringIO(text), delimiter=sep)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)  # lone \r ends lines too
         next(reader, None)
         starts, end = [], reader.line_num
         for _ in reader:
@@ -319,6 +325,18 @@ def _read_vector(path: Path, kind: str, crs: str | int | None, source_layer: str
         frame = pyogrio.read_dataframe(source, layer=name, datetime_as_string=True, **options)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise GridMapError(f"cannot read {path.name}: {exc}") from None
+    except shapely.errors.GEOSException as exc:  # geometries GEOS cannot build (a ring not closed)
+        raise GridMapError(f"cannot read {path.name}: a damaged geometry: {exc}") from None
+    except (UnicodeDecodeError, UnboundLocalError) as exc:
+        # text (field values, or the CRS of a .prj) not in the file's encoding; pyogrio 0.13
+        # turns an undecodable CRS into an UnboundLocalError raised while handling that error
+        cause = exc if isinstance(exc, UnicodeDecodeError) else exc.__context__
+        if not isinstance(cause, UnicodeDecodeError):
+            raise
+        raise GridMapError(
+            f"cannot read {path.name}: some text is not {cause.encoding} as the file says "
+            f"({cause.reason})"
+        ) from None
     if not isinstance(frame, gpd.GeoDataFrame):
         raise GridMapError(f"{path.name}: the layer has no geometry column")
     frame.index = pd.RangeIndex(1, len(frame) + 1)

@@ -52,9 +52,11 @@ def resolve_now(store: Store, now: datetime | str | None = None) -> pd.Timestamp
     try:
         stamp = pd.Timestamp(now)
     except ValueError:
+        stamp = pd.NaT
+    if stamp is pd.NaT or not 1 <= stamp.year <= 9999:  # "" and "NaT" parse as NaT; year -1
         raise ValidationError(
             f"now {now!r} is not a date-time such as 2025-12-01T09:00 or {NEXT_WORKDAY!r}"
-        ) from None
+        )
     return stamp.tz_localize(tz) if stamp.tz is None else stamp.tz_convert(tz)
 
 

@@ -8,6 +8,7 @@ report the problems per row (or set the rows aside with ``--skip-invalid``).
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -59,7 +60,12 @@ def _text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         return str(v).strip() or None
 
     # Clean each distinct value once: categories, statuses and sources repeat a lot.
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable values: a GeoJSON object or array where text belongs
+        nested = np.array([not isinstance(v, Hashable) for v in values.tolist()], dtype=bool)
+        out, _ = _text(values.where(~nested, None))
+        return out, pd.Series(nested, index=values.index)
     distinct = np.asarray(uniques, dtype=object).tolist()  # no missing values here
     try:
         cleaned = [v.strip() or None for v in distinct]  # the usual case: all text
@@ -138,7 +144,13 @@ _COERCE = {
     "list": _list,
 }
 _DTYPE = {"int": "Int64", "float": "float64"}
-_TYPE_WORD = {"int": "an integer", "float": "a number", "datetime": "a date/time", "list": "a list"}
+_TYPE_WORD = {
+    "text": "text",
+    "int": "an integer",
+    "float": "a number",
+    "datetime": "a date/time",
+    "list": "a list",
+}
 
 
 def _show(value: object) -> str:

@@ -212,3 +212,6 @@ def test_shifts_and_now(tmp_path):
     assert next_workday_start(friday) == pd.Timestamp("2025-03-10 09:00", tz=TZ)
     with pytest.raises(ValidationError, match="next-workday"):
         resolve_now(store, "tomorrow")
+    for no_time in ("", "NaT", "-1"):  # pandas reads these as no time or year -1: were 500s
+        with pytest.raises(ValidationError, match="next-workday"):
+            resolve_now(store, no_time)

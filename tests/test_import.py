@@ -1,5 +1,6 @@
 import json
 import shutil
+import struct
 import sys
 from pathlib import Path
 
@@ -447,6 +448,66 @@ def test_user_errors_are_gridmap_errors(store, tmp_path):
     with pytest.raises(GridMapError, match="is empty"):
         import_file(store, "incidents", tmp_path / "empty.csv")
     assert counts(store)["incidents"] == 0
+
+
+# Found by tests/fuzz/test_import_fuzz.py: each of these leaked a UnicodeDecodeError, a csv.Error,
+# pyogrio's UnboundLocalError, a GEOSException or pandas' TypeError instead of a GridMapError.
+@pytest.mark.filterwarnings("ignore:Non closed ring detected")
+def test_damaged_files_are_gridmap_errors_and_write_nothing(store, tmp_path):
+    before = counts(store)
+    (tmp_path / "half.csv").write_bytes(b"\xff\xfeid,lon\x00")  # a UTF-16 mark, odd length
+    with pytest.raises(GridMapError, match="UTF-16"):
+        import_file(store, "stations", tmp_path / "half.csv")
+    for part in DATA.glob("stations_good.*"):
+        shutil.copy(part, tmp_path / part.name)
+    prj = tmp_path / "stations_good.prj"
+    prj.write_bytes(prj.read_bytes().replace(b"WGS", b"W\xffS"))  # not the UTF-8 it should be
+    with pytest.raises(GridMapError, match="not utf-8"):
+        import_file(store, "stations", tmp_path / "stations_good.shp")
+    shutil.copy(DATA / "stations_good.prj", prj)
+    dbf = tmp_path / "stations_good.dbf"  # the .cpg says UTF-8: a name that is not
+    dbf.write_bytes(dbf.read_bytes().replace("红色驿站".encode(), b"\xff" * 12))
+    with pytest.raises(GridMapError, match="not utf-8"):
+        import_file(store, "stations", tmp_path / "stations_good.shp")
+    grid = gpd.GeoDataFrame({"code": ["g9"]}, geometry=[box(116.38, 39.9, 116.39, 39.91)], crs=4326)
+    pyogrio.write_dataframe(grid, tmp_path / "open.shp")
+    shp = tmp_path / "open.shp"  # the ring's last point moved off its first: not closed
+    closing = struct.pack("<2d", *grid.geometry[0].exterior.coords[0])
+    at = shp.read_bytes().rfind(closing)
+    shp.write_bytes(
+        shp.read_bytes()[:at] + struct.pack("<2d", 116.385, 39.905) + shp.read_bytes()[at + 16 :]
+    )
+    with pytest.raises(GridMapError, match="damaged geometry"):
+        import_file(store, "grids", shp)
+    (tmp_path / "map.csv").write_bytes(b"source,code\n\xb1\xa9\xc2\xb6,E0102\n")  # GBK
+    with pytest.raises(GridMapError, match="not UTF-8"):
+        import_file(
+            store, "incidents", DATA / "incidents_good.csv", category_map=tmp_path / "map.csv"
+        )
+    assert counts(store) == before
+
+
+def test_geojson_objects_where_text_belongs_are_row_errors(store, tmp_path):
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.38, 39.905]}}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {**feature, "properties": {"id": "d1", "kind": "courier", "name": {"zh": "驿站"}}},
+            {**feature, "properties": {"id": "d2", "kind": "courier", "name": ["a", "b"]}},
+        ],
+    }
+    (tmp_path / "objects.geojson").write_text(json.dumps(doc), encoding="utf-8")
+    reasons = rejected(store, "demand", tmp_path / "objects.geojson")  # read as a JSON column
+    assert reasons == [
+        "row 1: name: {'zh': '驿站'} is not text",
+        "row 2: name: ['a', 'b'] is not text",
+    ]
+
+
+def test_csv_with_an_old_mac_line_end_reads_its_records(store, tmp_path):
+    path = tmp_path / "cr.csv"  # a lone \r ends a record too (the csv module refused it)
+    path.write_text("id,kind,lon,lat\rd1,courier,116.38,39.905\nd2,courier,116.39,39.905\n")
+    assert import_file(store, "demand", path).loaded == 2
 
 
 def test_reader_labels_features_from_one():

@@ -56,3 +56,16 @@ def test_each_bad_value_is_named_with_its_row_and_field():
     assert not any(r.startswith("row 2:") for r in reasons)
     assert [p.row for p in problems] == sorted(p.row for p in problems)
     assert rows.loc[2, "status"] == "received" and rows.loc[2, "source"] == "hotline"
+
+
+def test_an_object_or_array_where_text_belongs_is_refused():
+    # GeoJSON properties may hold objects and arrays; pandas cannot factorize them (a TypeError)
+    frame = pd.DataFrame(
+        {"code": [{"a": 1}, "g2", ["x"]], "name": [None, {}, "n"]}, index=[1, 2, 3]
+    )
+    _, problems = check_rows(LAYERS["grids"], frame)
+    assert [str(p) for p in problems if p.field != "geometry"] == [
+        "row 1: code: {'a': 1} is not text",
+        "row 2: name: {} is not text",
+        "row 3: code: ['x'] is not text",
+    ]

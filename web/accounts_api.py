@@ -10,6 +10,9 @@ from web.context import Context
 from web.errors import Unauthorized
 from web.http import Request, Response, Route, ok
 
+#: The longest an API key may last (a century; longer times do not fit the stores' clocks).
+MAX_DAYS = 36_525
+
 
 def login(ctx: Context, req: Request) -> Response:
     """Sign a user in: ``{"name", "password"}`` -> a bearer token and its expiry."""
@@ -64,8 +67,8 @@ def create_account(ctx: Context, req: Request) -> Response:
         raise ValidationError("role: required", ["role: required"])
     if kind == "key":
         days = body.get("days")
-        if days is not None and (not isinstance(days, int | float) or days <= 0):
-            raise ValidationError("days: must be a positive number", ["days"])
+        if days is not None and (not isinstance(days, int | float) or not 0 < days <= MAX_DAYS):
+            raise ValidationError(f"days: must be a number above 0, at most {MAX_DAYS}", ["days"])
         key = accounts.create_key(ctx.store, role, days=days)
         return ok({"kind": "key", "role": role, "key": key}, 201)
     if kind != "user":

@@ -68,7 +68,14 @@ def _feature(req: Request, *, partial: bool) -> tuple[dict[str, Any], Any]:
         return properties, None
     try:
         shape = shapely.geometry.shape(geometry)
-    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.ShapelyError) as exc:
+    except (
+        AttributeError,
+        IndexError,
+        KeyError,
+        TypeError,
+        ValueError,
+        shapely.errors.ShapelyError,
+    ) as exc:
         raise ValidationError(f"geometry: not a GeoJSON geometry ({exc})", ["geometry"]) from None
     if partial and shape.is_empty:
         raise ValidationError("geometry: empty", ["geometry"])

@@ -140,6 +140,10 @@ def _format(value: str | None) -> str:
         raise BadRequest(f"f: {value!r} is not one of {', '.join(FORMATS)}") from None
 
 
+#: The largest integer a query parameter may hold (a store's 64-bit integer).
+MAX_INT = 2**63 - 1
+
+
 def parse_int(name: str, value: str | None, *, minimum: int) -> int | None:
     """Return a parameter's value as an integer (None when absent).
 
@@ -155,7 +159,7 @@ def parse_int(name: str, value: str | None, *, minimum: int) -> int | None:
     Raises
     ------
     BadRequest
-        If the value is not an integer or is below ``minimum``.
+        If the value is not an integer, is below ``minimum`` or above :data:`MAX_INT`.
     """
     if value is None:
         return None
@@ -165,6 +169,8 @@ def parse_int(name: str, value: str | None, *, minimum: int) -> int | None:
     number = int(text)
     if number < minimum:
         raise BadRequest(f"{name}: {number} is below the minimum {minimum}")
+    if number > MAX_INT:  # the stores' integers are 64-bit
+        raise BadRequest(f"{name}: {number} is above the maximum {MAX_INT}")
     return number
 
 
@@ -314,6 +320,8 @@ def convert(spec: Field, value: str) -> Any:
         if not _INTEGER.fullmatch(value.strip()):
             raise BadRequest(f"{name}: {value!r} is not an integer")
         result = int(value)
+        if not -MAX_INT - 1 <= result <= MAX_INT:  # the stores' integers are 64-bit
+            raise BadRequest(f"{name}: {value!r} is out of range (64-bit integers)")
     elif spec.kind == "float":
         try:
             result = float(value)

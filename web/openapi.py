@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gridmap.catalog import categories
+from gridmap.catalog import categories, station_kinds
 from gridmap.kpi import GROUPS, PERIODS
 from gridmap.model import LAYERS, ROLES
+from gridmap.siting_metrics import MODELS
 from gridmap.workflow import TRANSITIONS
+from web.accounts_api import MAX_DAYS
 from web.context import Context
 from web.http import Request, Response, Route
 
@@ -80,8 +82,59 @@ _REPORT_FORM = {
     },
 }
 
+_GEOMETRY = {
+    "type": "object",
+    "nullable": True,
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {
+            "type": "string",
+            "enum": [
+                "Point",
+                "LineString",
+                "Polygon",
+                "MultiPoint",
+                "MultiLineString",
+                "MultiPolygon",
+            ],
+        },
+        "coordinates": {"type": "array"},
+    },
+}
+
+
+def _feature(required: tuple[str, ...]) -> dict[str, Any]:
+    """Return a GeoJSON Feature body: the layer's fields as properties, a geometry."""
+    schema = {
+        "type": "object",
+        "required": list(required),
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "properties": _OBJECT,
+            "geometry": _GEOMETRY,
+        },
+    }
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
 #: (method, path) -> query parameters and request body of the operation.
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/collections/<layer>/items"): {
+        "requestBody": _feature(("type", "properties", "geometry"))
+    },
+    ("PATCH", "/collections/<layer>/items/<item_id>"): {"requestBody": _feature(("type",))},
+    ("POST", "/api/siting"): {
+        "requestBody": _json_body(
+            {
+                "model": {"type": "string", "enum": list(MODELS)},
+                "kind": {"type": "string", "enum": sorted(station_kinds())},
+                "p": {"type": "integer", "minimum": 1},
+                "radius_m": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+                "demand": _TEXT,
+            },
+            ("model", "kind"),
+        )
+    },
     ("GET", "/collections/<layer>/items"): {"parameters": _ITEMS},
     ("GET", "/api/kpi"): {"parameters": _KPI},
     ("GET", "/api/kpi.csv"): {"parameters": _KPI},
@@ -95,7 +148,12 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "role": {"type": "string", "enum": list(ROLES)},
                 "name": _TEXT,
                 "password": _TEXT,
-                "days": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+                "days": {
+                    "type": "number",
+                    "minimum": 0,
+                    "exclusiveMinimum": True,
+                    "maximum": MAX_DAYS,
+                },
             },
             ("role",),
         )

@@ -44,6 +44,14 @@ def test_planner_adds_changes_and_removes_a_station(client, store, bearer):
         (station(capacity=-1), "capacity"),
         (station(x=500.0), "geometry"),
         ({"type": "Feature", "geometry": {"type": "Blob"}, "properties": {"id": "S2"}}, "geometry"),
+        (  # a polygon without rings: was a 500 (IndexError in shapely's shape())
+            {
+                "type": "Feature",
+                "geometry": {"type": "MultiPolygon", "coordinates": [[]]},
+                "properties": {"id": "S2", "kind": "red_home"},
+            },
+            "geometry",
+        ),
         ({"type": "Point", "coordinates": [1, 2]}, "Feature"),
         (station(sid=""), "id"),
     ],

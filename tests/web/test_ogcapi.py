@@ -401,6 +401,8 @@ def test_property_filters_take_the_field_types(client, layers, bearer):
         ("limit=2&limit=3", "limit"),
         ("offset=-1", "offset"),
         ("offset=x", "offset"),
+        ("offset=99999999999999999999", "offset"),  # past a 64-bit integer: was a 500
+        ("households=-99999999999999999999", "households"),
         ("bbox=1,2,3", "bbox"),
         ("bbox=a,b,c,d", "bbox"),
         ("bbox=0,0,nan,1", "bbox"),

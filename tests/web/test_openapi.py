@@ -31,3 +31,19 @@ def test_private_operations_declare_bearer_security(client):
     body = action["requestBody"]["content"]["application/json"]["schema"]
     assert "register" in body["properties"]["action"]["enum"]
     assert "security" not in spec["paths"]["/open311/v2/services.{fmt}"]["get"]
+
+
+def test_every_operation_that_takes_a_json_body_describes_it(client):
+    # schema-driven clients and fuzzers (tests/fuzz) send only what the description shows
+    spec = client.get("/openapi.json").json
+    for path, method in [
+        ("/collections/{layer}/items", "post"),
+        ("/collections/{layer}/items/{item_id}", "patch"),
+        ("/api/siting", "post"),
+        ("/api/incidents/{incident_id}/actions", "post"),
+        ("/api/accounts", "post"),
+    ]:
+        body = spec["paths"][path][method]["requestBody"]["content"]["application/json"]
+        assert body["schema"]["type"] == "object", (method, path)
+    feature = spec["paths"]["/collections/{layer}/items"]["post"]["requestBody"]
+    assert "geometry" in feature["content"]["application/json"]["schema"]["required"]

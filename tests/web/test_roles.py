@@ -150,3 +150,15 @@ def test_passwords_are_stored_hashed(client, store):
         client.post("/api/login", json={"name": "li", "password": "correct horse"}).status_code
         == 200
     )
+
+
+@pytest.mark.parametrize("days", [0, -1, 1e308, 36_526, "7"])
+def test_api_key_lifetime_must_be_a_positive_number_of_days_that_fits(client, store, bearer, days):
+    r = client.post(
+        "/api/accounts",
+        json={"kind": "key", "role": "citizen", "days": days},
+        headers=bearer("admin"),
+    )
+    assert r.status_code == 422, r.json  # 1e308 days was a 500 (no such time)
+    assert "days" in r.json["description"]
+    assert not store.records("accounts", {"kind": "key"})
