@@ -86,7 +86,9 @@ def create_app(config: Config, *, modules: Iterable[ModuleType] = MODULES) -> Fl
 
 def _view(ctx: Context, route: Route):
     def view(**params: str) -> FlaskResponse:
-        req = Request(flask_request.method, flask_request.path)
+        req = Request(
+            flask_request.method, flask_request.path, headers=dict(flask_request.headers.items())
+        )
         try:
             req = _request(ctx)
             require(req.identity, route.roles)

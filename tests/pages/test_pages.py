@@ -247,3 +247,11 @@ def test_osm_data_is_attributed(client, city, bearer):
     )
     for path in PAGES:
         assert "OpenStreetMap contributors, ODbL" in html(client.get(path, headers=who))
+
+
+def test_login_with_a_refused_bearer_header_shows_the_form_not_a_loop(client):
+    r = client.get("/login", headers={"Authorization": "Bearer gms_not-a-session"})
+    assert r.status_code == 401
+    assert "<form" in r.get_data(as_text=True)
+    stale = client.get("/login", headers={"Cookie": "gridmap_session=gms_gone"})
+    assert stale.status_code in (200, 303)

@@ -166,8 +166,12 @@ def logout(ctx: Context, req: Request) -> Response:
 
 
 def login_errors(req: Request, exc: Exception, status: int) -> Response:
-    """Errors of the sign-in routes: a stale cookie is dropped, then the form is shown again."""
-    if status == 401:
+    """Errors of the sign-in routes: a stale cookie is dropped, then the form is shown again.
+
+    Only a cookie can be dropped: credentials in a header that are refused show the form with
+    the 401 (a redirect would come back with the same header, for ever).
+    """
+    if status == 401 and read_cookie(req.headers) is not None:
         return redirect("/login", 303, **clear_cookie(req))
     return _login_form(req, status, str(exc))
 
