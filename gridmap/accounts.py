@@ -28,10 +28,11 @@ MIN_PASSWORD = 8
 
 @dataclass(frozen=True)
 class Identity:
-    """Who is calling: an account name and its role."""
+    """Who is calling: an account name, its role, and whether it is a ``user`` or an API ``key``."""
 
     name: str
     role: str
+    kind: str = "user"
 
 
 def _now() -> pd.Timestamp:
@@ -124,7 +125,7 @@ def identify_key(store: Store, key: str) -> Identity | None:
         return None
     if found[0]["expires_at"] is not None and found[0]["expires_at"] <= _now():
         return None
-    return Identity(found[0]["name"], found[0]["role"])
+    return Identity(found[0]["name"], found[0]["role"], "key")
 
 
 def sign_in(

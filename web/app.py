@@ -24,7 +24,7 @@ from web import accounts_api, cases, editing, kpi_api, ogcapi, open311, openapi,
 from web.auth import identify, require
 from web.config import Config
 from web.context import Context
-from web.errors import PayloadTooLarge, status_of
+from web.errors import Forbidden, PayloadTooLarge, status_of
 from web.http import Request, Response, Route
 from web.jobs import Jobs
 from web.pages.session import cookie_credentials
@@ -91,6 +91,8 @@ def _view(ctx: Context, route: Route):
         )
         try:
             req = _request(ctx)
+            if req.identity is not None and req.identity.kind == "key" and not route.open311:
+                raise Forbidden("API keys are for Open311 clients; staff sign in (POST /api/login)")
             require(req.identity, route.roles)
             response = route.handler(ctx, req, **params)
         except RequestEntityTooLarge:

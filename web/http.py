@@ -113,6 +113,7 @@ class Route:
     ``roles`` None means anyone, anonymous included; otherwise the caller's role must be listed
     (admins may call everything). ``errors`` renders a user error in the endpoint's own format
     (Open311's error list); by default errors are the JSON of :func:`web.app.error_response`.
+    API keys are scoped to Open311: on any other route they are refused (403).
     """
 
     method: str
@@ -120,6 +121,11 @@ class Route:
     handler: Handler
     roles: tuple[str, ...] | None = None
     errors: Callable[[Request, Exception, int], Response] | None = None
+
+    @property
+    def open311(self) -> bool:
+        """Whether this is an Open311 endpoint (the only ones API keys may call)."""
+        return self.path.startswith("/open311/")
 
 
 def number(value: str | None, name: str, *, minimum: float | None = None) -> float | None:

@@ -122,6 +122,10 @@ def test_open311_post_needs_a_key_of_any_role(client, store, world, bearer):
     assert (
         client.post("/open311/v2/requests.json", data={**form, "api_key": key}).status_code == 201
     )
+    admin_key = accounts.create_key(store, "admin")
+    as_bearer = {"Authorization": f"Bearer {admin_key}"}
+    assert client.get("/api/accounts", headers=as_bearer).status_code == 403  # Open311 only
+    assert client.post("/open311/v2/requests.json", data=form, headers=as_bearer).status_code == 201
     expired = accounts.create_key(store, "citizen", days=-1)
     assert (
         client.post("/open311/v2/requests.json", data={**form, "api_key": expired}).status_code
