@@ -228,12 +228,10 @@ def _chosen(req: Request, plan: DispatchPlan) -> dict[str, str]:
     planned = {e.incident_id for e in plan.incidents}
     chosen = {}
     for i, pair in enumerate(pairs):
-        incident, worker = (
-            pair.get("incident_id"),
-            pair.get("worker_id", suggested.get(pair.get("incident_id"))),
-        )
-        if incident not in planned:
+        incident = pair.get("incident_id")
+        if not isinstance(incident, str) or incident not in planned:
             raise ValidationError(f"assignments[{i}]: incident {incident!r} is not in this run")
+        worker = pair.get("worker_id", suggested.get(incident))
         if not isinstance(worker, str):
             raise ValidationError(f"assignments[{i}]: worker_id is required (no suggestion)")
         chosen[incident] = worker

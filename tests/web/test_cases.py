@@ -188,3 +188,15 @@ def test_jobs_are_private_to_their_owner(client, cases, bearer, store):
     assert client.get(f"/api/jobs/{job['id']}", headers=other).status_code == 403
     assert client.get(f"/api/jobs/{job['id']}", headers=bearer("official")).status_code == 200
     assert client.get("/api/jobs/nope", headers=other).status_code == 404
+
+
+def test_accept_refuses_malformed_assignments(client, cases, bearer):
+    who = bearer("dispatcher")
+    job = run_dispatch(client, who)
+    for pairs in (
+        [{"incident_id": [{}], "worker_id": "W1"}],
+        [{"incident_id": "I0", "worker_id": 5}],
+    ):
+        r = client.post(f"/api/jobs/{job['id']}/accept", json={"assignments": pairs}, headers=who)
+        assert r.status_code == 422 and "assignments[0]" in r.json["description"]
+    assert cases.get("incidents", "I0")["status"] == "registered"
