@@ -37,8 +37,26 @@ class Field:
     minimum: float | None = None
 
 
+class _Fields:
+    """What layers and plain tables share: their fields, looked up by name."""
+
+    fields: tuple[Field, ...]
+
+    @property
+    def columns(self) -> list[str]:
+        """Return the column names in storage order (key first)."""
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        """Return the field called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
 @dataclass(frozen=True)
-class Layer:
+class Layer(_Fields):
     """One layer: its key, geometry type and fields."""
 
     name: str
@@ -48,18 +66,6 @@ class Layer:
     geometry_required: bool = True
     title_zh: str = ""
     title_en: str = ""
-
-    @property
-    def columns(self) -> list[str]:
-        """Return the attribute column names in storage order (key first)."""
-        return [f.name for f in self.fields]
-
-    def field(self, name: str) -> Field:
-        """Return the field called ``name``."""
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
 
 
 def _const(values: Collection[object]) -> Callable[[], Collection[object]]:
@@ -195,24 +201,12 @@ ROLES = ("citizen", "dispatcher", "planner", "official", "admin")
 
 
 @dataclass(frozen=True)
-class Table:
+class Table(_Fields):
     """A plain table beside the layers (no geometry): intake records and accounts."""
 
     name: str
     key: str
     fields: tuple[Field, ...]
-
-    @property
-    def columns(self) -> list[str]:
-        """Return the column names in storage order (key first)."""
-        return [f.name for f in self.fields]
-
-    def field(self, name: str) -> Field:
-        """Return the field called ``name``."""
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
 
 
 #: Plain tables. ``requests`` keeps what a citizen gave with a report (contact details are
