@@ -46,6 +46,8 @@ class WorkingCalendar:
         """
         if start.tzinfo is None:
             raise GridMapError("the start of a deadline must be timezone-aware")
+        if isinstance(start, pd.Timestamp):  # plain datetimes add up many times faster
+            start = start.to_pydatetime(warn=False)
         t = start.astimezone(self.timezone)
         remaining = float(hours) * 3600.0
         if remaining <= 0:

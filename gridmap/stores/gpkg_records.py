@@ -11,12 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from gridmap.errors import ConflictError
-from gridmap.model import Layer, Table
+from gridmap.model import Layer, Table, layer, table
 from gridmap.stores import sqlvalues
 from gridmap.stores.gpkg_blob import decode, encode
+from gridmap.stores.records import REPEAT_WINDOW, Intake, Report, case_row
 
 #: Indexes of the plain tables (beside the unique index on each key).
 INDEXES = (
@@ -32,7 +34,7 @@ def _q(name: str) -> str:
 
 
 class GeoPackageRecords:
-    """Plain-table reads and writes, and the single-row insert of a report."""
+    """Plain-table reads and writes, and the step-by-step intake of a report."""
 
     def _touch(self, tx: sqlite3.Connection, spec: Layer) -> None:
         raise NotImplementedError
@@ -84,22 +86,52 @@ class GeoPackageRecords:
         condition = " AND ".join(clauses) or "1 = 1"
         return tx.execute(f"DELETE FROM {_q(spec.name)} WHERE {condition}", params).rowcount
 
-    def _insert_row(
-        self, tx: sqlite3.Connection, spec: Layer, values: Mapping[str, Any], geometry: Any
-    ) -> None:
-        names = [c for c in spec.columns if c in values]
-        params = [sqlvalues.sql_value(spec.field(c), values[c]) for c in names]
-        blob = encode(np.array([geometry], dtype=object))[0]
+    def _store_report(self, tx: sqlite3.Connection, report: Report) -> Intake:
+        """Store one checked report, step by step (the transaction is the only writer)."""
+        record = report.record
+        earlier = self._earlier(tx, record, report.received_at)
+        if earlier is not None:
+            return Intake(earlier["incident_id"], earlier["token"], created=False)
+        incidents = layer("incidents")
+        incident_id = self._new_incident_id(tx)
+        row = {**case_row(report), "id": incident_id, "grid_code": self._grid_at(tx, report.point)}
+        names = [c for c in incidents.columns if c in row]
+        params = [sqlvalues.sql_value(incidents.field(c), row[c]) for c in names]
+        blob = encode(np.array([report.point], dtype=object))[0]
         marks = ", ".join("?" * (len(names) + 1))
         tx.execute(
-            f"INSERT INTO {_q(spec.name)} (geom, {', '.join(map(_q, names))}) VALUES ({marks})",
+            f"INSERT INTO incidents (geom, {', '.join(map(_q, names))}) VALUES ({marks})",
             [blob, *params],
         )
-        self._touch(tx, spec)
+        self._touch(tx, incidents)
+        self._record_insert(tx, table("requests"), {**record, "incident_id": incident_id})
+        return Intake(incident_id, record["token"], created=True)
 
-    def _exists(self, tx: sqlite3.Connection, spec: Layer, key: str) -> bool:
-        sql = f"SELECT 1 FROM {_q(spec.name)} WHERE {_q(spec.key)} = ? LIMIT 1"
-        return tx.execute(sql, (key,)).fetchone() is not None
+    def _earlier(
+        self, tx: sqlite3.Connection, record: Mapping[str, Any], now: pd.Timestamp
+    ) -> dict[str, Any] | None:
+        """Return the intake record stored before under the report's key or fingerprint."""
+        requests = table("requests")
+        if record["request_key"]:
+            found = self._record_select(tx, requests, {"request_key": record["request_key"]}, 1)
+            if found:
+                return found[0]
+        if record["fingerprint"]:
+            recent = {
+                "fingerprint": record["fingerprint"],
+                "received_at": slice(now - REPEAT_WINDOW, None),
+            }
+            found = self._record_select(tx, requests, recent, 1)
+            if found:
+                return found[0]
+        return None
+
+    def _new_incident_id(self, tx: sqlite3.Connection) -> str:
+        """Return the next free case number ``R00000001``, ``R00000002``..."""
+        while True:
+            candidate = f"R{self._next_incident_number(tx):08d}"
+            if tx.execute("SELECT 1 FROM incidents WHERE id = ?", (candidate,)).fetchone() is None:
+                return candidate
 
     def _next_incident_number(self, tx: sqlite3.Connection) -> int:
         found = tx.execute(
@@ -130,6 +162,3 @@ class GeoPackageRecords:
         shapes = decode([blob for _, blob in rows])
         covering = shapely.covers(shapes, point)
         return next((code for (code, _), hit in zip(rows, covering, strict=True) if hit), None)
-
-    def _serialise(self, tx: sqlite3.Connection, key: str) -> None:
-        """Nothing to do: a GeoPackage has one writer at a time."""

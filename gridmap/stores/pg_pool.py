@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -35,6 +36,10 @@ POOL_TIMEOUT_S = 30.0
 PROBE_AFTER_S = 1.0
 #: The longest connect timeout of that check (the URL's ``connect_timeout`` when shorter).
 PROBE_TIMEOUT_S = 3
+#: A connection given back to the pool less than this long ago is lent again without asking the
+#: server whether it is still there (a round trip per request under load); one broken meanwhile
+#: fails its request, which then checks the server.
+FRESH_S = 2.0
 #: While the server is known to be down, it is tried again at most this often; callers in
 #: between fail at once with the last reason.
 PROBE_EVERY_S = 0.2
@@ -68,6 +73,9 @@ class GuardedPool:
         self._health_lock = threading.Lock()
         self._down_reason: str | None = None  # why the server was last found unreachable
         self._last_probe = 0.0
+        self._returned: weakref.WeakKeyDictionary[psycopg.Connection, float] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _get(self) -> ConnectionPool:
         with self._pool_lock:
@@ -81,13 +89,22 @@ class GuardedPool:
                         "connect_timeout": self._connect_timeout,
                     },
                     configure=configure,
-                    check=ConnectionPool.check_connection,  # drop connections a restart broke
+                    check=self._check,  # drop connections a restart broke
+                    reset=self._given_back,
                     timeout=self._timeout,
                     name="gridmap",
                     open=True,
                 )
                 self._pool_errors = 0  # failed connection attempts of this pool seen so far
             return self._pool
+
+    def _check(self, con: psycopg.Connection) -> None:
+        """Check a connection about to be lent, unless it was given back moments ago."""
+        if time.monotonic() - self._returned.get(con, float("-inf")) >= FRESH_S:
+            ConnectionPool.check_connection(con)
+
+    def _given_back(self, con: psycopg.Connection) -> None:
+        self._returned[con] = time.monotonic()
 
     def _probe(self) -> str | None:
         """Try one direct connection; return why the server cannot be used, or None."""
@@ -105,12 +122,17 @@ class GuardedPool:
     def _unavailable(self, reason: str) -> StoreError:
         return StoreError(f"{self._url}: the database server cannot be reached: {reason}")
 
-    def check_server(self) -> None:
-        """Mark the store down when the server does not answer (after a broken connection)."""
+    def check_server(self) -> StoreError | None:
+        """Return why the store is down after a broken connection, or None if the server answers.
+
+        A server that does not answer marks the store down (see :meth:`_recover`).
+        """
         reason = self._probe()
-        if reason is not None:
-            with self._health_lock:
-                self._down_reason = reason
+        if reason is None:
+            return None
+        with self._health_lock:
+            self._down_reason = reason
+        return self._unavailable(reason)
 
     def _recover(self) -> None:
         """While the server is known down: fail at once, or start afresh once it answers.

@@ -1,22 +1,27 @@
 """The PostGIS primitives of :class:`~gridmap.stores.records.RecordStore`.
 
-Concurrent reports carrying the same idempotency key or fingerprint are put one after the other
-by a transaction-scoped advisory lock on the key's hash, so the second finds the first.
+A report is stored by one statement sent with its BEGIN, locks and COMMIT in one pipeline: one
+exchange with the server. Concurrent reports carrying the same idempotency key or fingerprint
+are put one after the other by a transaction-scoped advisory lock on the key's hash, taken by a
+statement of its own so that the intake statement after it starts with a snapshot showing the
+first report; the grids are share-locked so that no grid edit commits while a report is located.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pandas as pd
 import psycopg
-import shapely
 from psycopg import sql
 
 from gridmap.calendar import working_calendar
-from gridmap.model import Layer, Table
+from gridmap.model import Table, layer, table
 from gridmap.stores import pg_values
+from gridmap.stores.records import REPEAT_WINDOW, Intake, Report, case_row
 
 
 def _where(spec: Table, where: Mapping[str, Any] | None) -> tuple[sql.Composable, list[Any]]:
@@ -30,12 +35,23 @@ def _where(spec: Table, where: Mapping[str, Any] | None) -> tuple[sql.Composable
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses), params
 
 
-def _names(names: list[str]) -> sql.Composed:
-    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+def _names(names: list[str] | tuple[str, ...]) -> sql.SQL:
+    return sql.SQL(", ".join(map(pg_values.quoted, names)))
+
+
+@functools.cache
+def _select_head(name: str) -> sql.SQL:
+    names = ", ".join(map(pg_values.quoted, table(name).columns))
+    return sql.SQL(f"SELECT {names} FROM {pg_values.quoted(name)} t")
+
+
+@functools.cache
+def _order(name: str) -> sql.SQL:
+    return sql.SQL(f" ORDER BY t.{pg_values.quoted(table(name).key)}")
 
 
 class PostGISRecords:
-    """Plain-table reads and writes, and the single-row insert of a report."""
+    """Plain-table reads and writes, and the intake of a report in one exchange."""
 
     def _record_select(
         self,
@@ -45,10 +61,7 @@ class PostGISRecords:
         limit: int | None,
     ) -> list[dict[str, Any]]:
         condition, params = _where(spec, where)
-        query = sql.SQL("SELECT {} FROM {} t").format(
-            _names(spec.columns), sql.Identifier(spec.name)
-        )
-        query += condition + sql.SQL(" ORDER BY t.{}").format(sql.Identifier(spec.key))
+        query = _select_head(spec.name) + condition + _order(spec.name)
         if limit is not None:
             query += sql.SQL(" LIMIT {}").format(sql.Literal(int(limit)))
         tz = working_calendar().timezone
@@ -79,39 +92,88 @@ class PostGISRecords:
         query = sql.SQL("DELETE FROM {} t").format(sql.Identifier(spec.name)) + condition
         return tx.execute(query, params).rowcount
 
-    def _insert_row(
-        self, tx: psycopg.Connection, spec: Layer, values: Mapping[str, Any], geometry: Any
-    ) -> None:
-        names = [c for c in spec.columns if c in values]
-        tx.execute(
-            sql.SQL("INSERT INTO {} (geom, {}) VALUES (ST_GeomFromEWKB(%s), {})").format(
-                sql.Identifier(spec.name),
-                _names(names),
-                sql.SQL(", ").join(sql.Placeholder() * len(names)),
-            ),
-            [
-                pg_values.ewkb([geometry])[0],
-                *(pg_values.param(spec.field(c), values[c]) for c in names),
-            ],
+    def _connection(self, *, autocommit: bool) -> AbstractContextManager[psycopg.Connection]:
+        raise NotImplementedError
+
+    def _submit_intake(self, report: Report) -> Intake:
+        """Store one checked report in one exchange with the server (see the module's text).
+
+        BEGIN, the locks, the intake statement and COMMIT go out together in a pipeline. A
+        number already taken by an imported case makes the statement insert nothing; the next
+        number is then tried.
+        """
+        record, since = report.record, report.received_at - REPEAT_WINDOW
+        row = case_row(report)
+        incidents, requests = layer("incidents"), table("requests")
+        incident = [(c, row[c]) for c in incidents.columns if c in row and c != "id"]
+        request = [(c, record[c]) for c in requests.columns if c != "incident_id"]
+        query = _intake_sql(tuple(c for c, _ in incident), tuple(c for c, _ in request))
+        params = [
+            record["request_key"],
+            record["fingerprint"],
+            pg_values.param(requests.field("received_at"), since),
+            pg_values.ewkb([report.point])[0],
+            report.point.x,
+            report.point.y,
+            *(pg_values.param(incidents.field(c), v) for c, v in incident),
+            *(pg_values.param(requests.field(c), v) for c, v in request),
+        ]
+        repeat = record["request_key"] or record["fingerprint"]
+        while True:
+            with self._connection(autocommit=True) as con:
+                with con.pipeline():
+                    con.execute("BEGIN")
+                    if repeat:
+                        con.execute(
+                            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (repeat,)
+                        )
+                    con.execute("LOCK TABLE grids IN SHARE MODE")
+                    cursor = con.execute(query, params)
+                    con.execute("COMMIT")
+                found = cursor.fetchone()
+            if found is not None:
+                return Intake(found[0], found[1], created=found[2])
+
+
+@functools.cache
+def _intake_sql(incident: tuple[str, ...], request: tuple[str, ...]) -> bytes:
+    """Return the statement storing a report unless a repeat of it is stored (see above)."""
+    marks = sql.SQL(", ").join(sql.Placeholder() * len(incident))
+    query = sql.SQL(
+        """
+        WITH earlier AS (
+            SELECT incident_id, token FROM (
+                SELECT incident_id, token, 0 AS rank FROM requests WHERE request_key = %s
+                UNION ALL
+                SELECT incident_id, token, 1 FROM requests
+                WHERE fingerprint = %s AND received_at >= %s
+            ) found
+            ORDER BY rank, incident_id LIMIT 1
+        ), number AS (
+            SELECT nextval('incident_number')::text AS n WHERE NOT EXISTS (SELECT FROM earlier)
+        ), incident AS (
+            INSERT INTO incidents (id, geom, grid_code, {incident})
+            SELECT 'R' || lpad(n, greatest(8, length(n)), '0'), ST_GeomFromEWKB(%s),
+                (SELECT code FROM grids
+                 WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))
+                 ORDER BY code LIMIT 1),
+                {marks}
+            FROM number
+            ON CONFLICT (id) DO NOTHING
+            RETURNING id
+        ), request AS (
+            INSERT INTO requests (incident_id, {request})
+            SELECT id, {request_marks} FROM incident
+            RETURNING token
         )
-
-    def _exists(self, tx: psycopg.Connection, spec: Layer, key: str) -> bool:
-        query = sql.SQL("SELECT 1 FROM {} WHERE {} = %s").format(
-            sql.Identifier(spec.name), sql.Identifier(spec.key)
-        )
-        return tx.execute(query, (key,)).fetchone() is not None
-
-    def _next_incident_number(self, tx: psycopg.Connection) -> int:
-        return int(tx.execute("SELECT nextval('incident_number')").fetchone()[0])
-
-    def _grid_at(self, tx: psycopg.Connection, point: shapely.Point) -> str | None:
-        tx.execute("LOCK TABLE grids IN SHARE MODE")
-        found = tx.execute(
-            "SELECT code FROM grids WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) "
-            "ORDER BY code LIMIT 1",
-            (point.x, point.y),
-        ).fetchone()
-        return None if found is None else found[0]
-
-    def _serialise(self, tx: psycopg.Connection, key: str) -> None:
-        tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+        SELECT incident_id, token, false FROM earlier
+        UNION ALL
+        SELECT incident.id, request.token, true FROM incident, request
+        """
+    ).format(
+        incident=_names(list(incident)),
+        marks=marks,
+        request=_names(list(request)),
+        request_marks=sql.SQL(", ").join(sql.Placeholder() * len(request)),
+    )
+    return query.as_string(None).encode()

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 import shapely
-from psycopg import sql
+from psycopg import pq, sql
 
 from gridmap.catalog import categories, station_kinds
 from gridmap.errors import NotFoundError, StoreError
@@ -87,24 +87,48 @@ class PostGISStore(PostGISRecords, BaseStore):
     # -- connections and transactions ---------------------------------------------------------
     @contextmanager
     def _transaction(self, *, write: bool = True) -> Iterator[psycopg.Connection]:
-        """Run a block in one transaction on a pooled connection (``write`` changes nothing)."""
+        """Run a block in one transaction on a pooled connection.
+
+        Reads (``write=False``) run without a transaction block: each statement sees what was
+        committed when it started, as it would in a READ COMMITTED transaction, and the BEGIN
+        and COMMIT round trips are saved.
+        """
         current = getattr(self._local, "con", None)
         if current is not None:  # nested use inside one transaction
             yield current
             return
-        pool, con = self._pool.checkout()
-        try:
+        with self._connection(autocommit=not write) as con:
+            if not write:
+                yield con
+                return
             with con.transaction():
                 self._local.con = con
                 try:
                     yield con
                 finally:
                     self._local.con = None
+
+    @contextmanager
+    def _connection(self, *, autocommit: bool) -> Iterator[psycopg.Connection]:
+        """Lend a pooled connection; a failure is rolled back and translated."""
+        pool, con = self._pool.checkout()
+        con.autocommit = autocommit
+        try:
+            yield con
         except psycopg.Error as exc:
-            if con.broken:  # the server went away, or this connection did: which one?
-                self._pool.check_server()
+            if not con.closed and con.info.transaction_status != pq.TransactionStatus.IDLE:
+                try:
+                    con.rollback()
+                except psycopg.Error:  # the connection is unusable: the pool drops it
+                    con.close()
+            if con.closed:  # the server went away, or this connection did: which one?
+                down = self._pool.check_server()
+                if down is not None:
+                    raise down from None
             raise translate(exc, self.url) from None
         finally:
+            if not con.closed:
+                con.autocommit = False
             pool.putconn(con)
 
     def close(self) -> None:
@@ -220,10 +244,11 @@ class PostGISStore(PostGISRecords, BaseStore):
     def _locate(self, tx: psycopg.Connection, points: gpd.GeoSeries) -> pd.Series:
         """Return each point's grid code (smallest code when several grids cover it).
 
-        The grids are locked against writers (``SHARE`` mode) until the transaction ends, so the
-        codes stay right for the rows this transaction stores.
+        In a write transaction the grids are locked against writers (``SHARE`` mode) until it
+        ends, so the codes stay right for the rows it stores.
         """
-        tx.execute("LOCK TABLE grids IN SHARE MODE")
+        if not tx.autocommit:
+            tx.execute("LOCK TABLE grids IN SHARE MODE")
         if len(points) > SQL_LOCATE_ROWS:
             return locate(points, self._grids(tx))
         values = pg_values.ewkb(points.to_numpy())

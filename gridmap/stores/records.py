@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -21,8 +21,8 @@ import shapely
 from gridmap.calendar import working_calendar
 from gridmap.catalog import categories
 from gridmap.errors import ConflictError, ValidationError
-from gridmap.model import Layer, Table, layer, table
-from gridmap.validate_record import check_record
+from gridmap.model import Table, layer, table
+from gridmap.validate_record import check_record, parse_time
 
 #: A report repeating a device's description and place within this window is the same report.
 REPEAT_WINDOW = timedelta(minutes=10)
@@ -38,7 +38,7 @@ class Intake:
 
 
 @dataclass(frozen=True)
-class _Report:
+class Report:
     """A report checked and ready to store: incident fields, intake record, place, time."""
 
     fields: dict[str, Any]
@@ -62,21 +62,15 @@ class RecordStore:
     def _record_delete(self, tx: Any, spec: Table, where: Mapping[str, Any]) -> int:
         raise NotImplementedError
 
-    def _insert_row(self, tx: Any, spec: Layer, values: Mapping[str, Any], geometry: Any) -> None:
-        raise NotImplementedError
+    def _submit_intake(self, report: Report) -> Intake:
+        """Store one checked report in a transaction of its own, exactly once.
 
-    def _exists(self, tx: Any, spec: Layer, key: str) -> bool:
-        raise NotImplementedError
-
-    def _next_incident_number(self, tx: Any) -> int:
-        raise NotImplementedError
-
-    def _grid_at(self, tx: Any, point: shapely.Point) -> str | None:
-        """Return the code of the grid covering ``point`` (the smallest code when several)."""
-        raise NotImplementedError
-
-    def _serialise(self, tx: Any, key: str) -> None:
-        """Make concurrent transactions passing the same ``key`` run one after the other."""
+        A report whose ``request_key`` was stored before (any time), or whose ``fingerprint``
+        was stored within :data:`REPEAT_WINDOW` of its receipt, returns that earlier case with
+        ``created`` False; concurrent reports with the same key are put one after the other. A
+        new case gets the next free number ``R00000001``... as its id and the code of the grid
+        covering its point (the smallest code when several), read in the same transaction.
+        """
         raise NotImplementedError
 
     def _transaction(self, *, write: bool = True) -> Any:
@@ -152,8 +146,7 @@ class RecordStore:
         ValidationError
             If a field of the report or the request is refused (nothing is stored).
         """
-        now = pd.Timestamp(at if at is not None else pd.Timestamp.now(tz="UTC"))
-        now = now.tz_convert(working_calendar().timezone).floor("ms")
+        now = parse_time(at if at is not None else datetime.now(UTC))
         point = _point(report.get("geometry"))
         fields = check_record(
             layer("incidents"), {"reported_at": now, **report, "id": "-", "status": "received"}
@@ -162,60 +155,19 @@ class RecordStore:
         record = check_record(
             table("requests"), {**request, "incident_id": "-", "token": token, "received_at": now}
         )
-        return self._submit_intake(_Report(fields, record, point, now))
+        return self._submit_intake(Report(fields, record, point, now))
 
-    def _submit_intake(self, report: _Report) -> Intake:
-        """Store one checked report in its own transaction (a backend may group them)."""
-        with self._transaction() as tx:
-            return self._store_report(tx, report)
 
-    def _store_report(self, tx: Any, report: _Report) -> Intake:
-        """Store one checked report inside ``tx``: the intake's transactional part."""
-        incidents, requests = layer("incidents"), table("requests")
-        fields, record, now = report.fields, report.record, report.received_at
-        repeat = record["request_key"] or record["fingerprint"]
-        if repeat:
-            self._serialise(tx, str(repeat))
-            earlier = self._earlier(tx, requests, record, now)
-            if earlier is not None:
-                return Intake(earlier["incident_id"], earlier["token"], created=False)
-        incident_id = self._new_incident_id(tx, incidents)
-        limit = categories()[fields["category"]].limit_hours
-        row = {
-            **fields,
-            "id": incident_id,
-            "grid_code": self._grid_at(tx, report.point),
-            "deadline": working_calendar().add_working_hours(fields["reported_at"], limit),
-            "version": 1,
-            "updated_at": now,
-        }
-        self._insert_row(tx, incidents, row, report.point)
-        self._record_insert(tx, requests, {**record, "incident_id": incident_id})
-        return Intake(incident_id, record["token"], created=True)
-
-    def _earlier(
-        self, tx: Any, spec: Table, record: Mapping[str, Any], now: pd.Timestamp
-    ) -> dict[str, Any] | None:
-        if record["request_key"]:
-            found = self._record_select(tx, spec, {"request_key": record["request_key"]}, 1)
-            if found:
-                return found[0]
-        if record["fingerprint"]:
-            recent = {
-                "fingerprint": record["fingerprint"],
-                "received_at": slice(now - REPEAT_WINDOW, None),
-            }
-            found = self._record_select(tx, spec, recent, 1)
-            if found:
-                return found[0]
-        return None
-
-    def _new_incident_id(self, tx: Any, spec: Layer) -> str:
-        """Return the next free case number ``R00000001``, ``R00000002``..."""
-        while True:
-            candidate = f"R{self._next_incident_number(tx):08d}"
-            if not self._exists(tx, spec, candidate):
-                return candidate
+def case_row(report: Report) -> dict[str, Any]:
+    """Return the incident row of a new case, but for its ``id`` and ``grid_code``."""
+    fields = report.fields
+    limit = categories()[fields["category"]].limit_hours
+    return {
+        **fields,
+        "deadline": working_calendar().add_working_hours(fields["reported_at"], limit),
+        "version": 1,
+        "updated_at": report.received_at,
+    }
 
 
 def _point(geometry: Any) -> shapely.Point:
