@@ -85,6 +85,7 @@ def delete_account(ctx: Context, req: Request, name: str) -> Response:
     if not ctx.store.delete_records("accounts", {"name": name}):
         raise NotFoundError(f"no account {name!r}")
     ctx.store.delete_records("sessions", {"account": name})
+    ctx.keys.forget(name)
     return Response(204, b"")
 
 

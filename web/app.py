@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from gridmap.errors import GridMapError, StoreError
 from gridmap.stores import open_store
 from web import accounts_api, cases, editing, kpi_api, ogcapi, open311, openapi, pages
-from web.auth import identify, require
+from web.auth import KeyCache, identify, require
 from web.config import Config
 from web.context import Context
 from web.errors import Forbidden, PayloadTooLarge, status_of
@@ -59,7 +59,8 @@ def create_app(config: Config, *, modules: Iterable[ModuleType] = MODULES) -> Fl
         Modules each holding a ``ROUTES`` list of :class:`~web.http.Route`.
     """
     routes = tuple(route for module in modules for route in module.ROUTES)
-    ctx = Context(config, open_store(config.store), Jobs(), routes)
+    keys = KeyCache(config.key_cache_seconds)
+    ctx = Context(config, open_store(config.store), Jobs(), keys, routes)
     app = Flask("gridmap", static_folder=str(STATIC), static_url_path="/static")
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = STATIC_MAX_AGE_S  # vendored paths carry versions
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
@@ -120,7 +121,7 @@ def _request(ctx: Context) -> Request:
         form=form,
         body=body,
         headers=headers,
-        identity=identify(ctx.store, headers, api_key),
+        identity=identify(ctx.store, headers, api_key, ctx.keys),
         base_url=flask_request.host_url.rstrip("/"),
     )
 

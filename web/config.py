@@ -29,6 +29,9 @@ class Config:
         Attribution shown with the tiles.
     job_seconds : float
         Time limit of optimizer runs started from the web.
+    key_cache_seconds : float
+        How long an API key found good is believed without asking the store again: a key
+        revoked by another process (``gridmap keys revoke``) stops working within this time.
     """
 
     store: str
@@ -41,3 +44,4 @@ class Config:
     tiles: str | None = None
     tiles_attribution: str = ""
     job_seconds: float = 10.0
+    key_cache_seconds: float = 10.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from shapely.geometry import Point
 
@@ -131,6 +133,29 @@ def test_open311_post_needs_a_key_of_any_role(client, store, world, bearer):
         client.post("/open311/v2/requests.json", data={**form, "api_key": expired}).status_code
         == 403
     )
+
+
+def test_a_revoked_key_stops_working(make_app, bearer, world):
+    app = make_app(key_cache_seconds=0.3)
+    store, client = app.extensions["gridmap"].store, app.test_client()
+    form = {"service_code": "E0102", "lat": "39.895", "long": "116.385", "description": "x"}
+
+    def post(key: str) -> int:
+        return client.post("/open311/v2/requests.json", data={**form, "api_key": key}).status_code
+
+    key = accounts.create_key(store, "citizen")
+    assert post(key) == 201
+    name = "_".join(key.split("_")[:2])
+    admin = bearer("admin")
+    assert client.delete(f"/api/accounts/{name}", headers=admin).status_code == 204
+    assert post(key) == 403  # revoked through the service: at once
+
+    other = accounts.create_key(store, "citizen")
+    assert post(other) == 201
+    store.delete_records("accounts", {"name": "_".join(other.split("_")[:2])})  # elsewhere
+    assert post(other) == 201  # still believed for a moment
+    time.sleep(0.4)
+    assert post(other) == 403
 
 
 def test_sessions_expire(make_app, bearer):
