@@ -18,6 +18,8 @@ from web.maps.render import is_local
 
 PAYLOAD = '<img src=x onerror="window.__pwned=1">${window.__pwned=2}'
 PAYLOAD_BACKTICK = "`;window.__pwned=3;`${window.__pwned=4}"
+#: Jinja syntax: branca parses every rendered script again as a template, on the server.
+PAYLOAD_TEMPLATE = "{{ 'eval' ~ 'uated' }}{% set k = 'blo' ~ 'ck-ran' %}{{ k }}{# gone #}"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 NOW = pd.Timestamp("2025-04-02 12:00", tz="Asia/Shanghai")
 
@@ -27,10 +29,11 @@ def city() -> dict[str, gpd.GeoDataFrame]:
     """A 3 x 3 block of grids with cases, workers, stations, demand and sites.
 
     User text carries XSS payloads: the first case's description, a grid name, a station
-    name, a worker name, a site name.
+    name, a worker name, a site name; and Jinja syntax: a case's description, a grid name.
     """
     grids = square_grids(3)
     grids.loc[4, "name"] = PAYLOAD
+    grids.loc[6, "name"] = PAYLOAD_TEMPLATE
     incidents = random_incidents(40, grids, seed=1)
     incidents["status"] = np.where(np.arange(40) % 4 == 0, "closed", "dispatched")
     incidents["deadline"] = NOW + pd.to_timedelta(np.arange(40) - 10, unit="h")
@@ -38,6 +41,7 @@ def city() -> dict[str, gpd.GeoDataFrame]:
     incidents.loc[1, "description"] = PAYLOAD
     incidents.loc[2, "description"] = PAYLOAD_BACKTICK
     incidents.loc[3, "description"] = "C:\\users\\x \\u{zz} 路径"
+    incidents.loc[5, "description"] = PAYLOAD_TEMPLATE
     x0, y0 = 116.395, 39.885
     workers = gpd.GeoDataFrame(
         {

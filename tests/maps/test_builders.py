@@ -80,6 +80,9 @@ def test_user_text_is_escaped_everywhere(city, which):
     assert "<img src=x" not in page
     assert "\\u003cimg src=x" not in page  # nor as JSON inside a script
     assert "`;window.__pwned" not in page
+    assert "evaluated" not in page and "block-ran" not in page  # no Jinja ran on user text
+    braces = "&#123;&#123;"  # the text is kept, its braces as character references
+    assert braces in page or braces.replace("&", "\\u0026") in page
 
 
 def test_tiles_are_configurable(city):
@@ -154,7 +157,10 @@ def test_ranked_sites(city):
 
 def test_payload_names_still_read_as_text(city):
     page = render_page(build(city, "coverage"))
-    assert "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;&#36;{window.__pwned=2}" in page
+    assert (
+        "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;&#36;&#123;window.__pwned=2&#125;"
+        in page
+    )
     assert PAYLOAD not in page
 
 

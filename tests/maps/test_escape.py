@@ -7,13 +7,14 @@ import pandas as pd
 from web.maps.escape import safe
 
 
-def test_html_and_template_literal_characters_are_neutralised():
-    text = '<img src=x onerror="window.__pwned=1">${window.__pwned=2}`\\u'
+def test_html_template_literal_and_jinja_characters_are_neutralised():
+    text = '<img src=x onerror="window.__pwned=1">${window.__pwned=2}`\\u{{ 1 }}'
     out = safe(text)
-    for raw in ("<", ">", '"', "$", "`", "\\"):
+    for raw in ("<", ">", '"', "$", "`", "\\", "{", "}"):
         assert raw not in out
     assert out == (
-        "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;&#36;{window.__pwned=2}&#96;&#92;u"
+        "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;&#36;&#123;window.__pwned=2&#125;"
+        "&#96;&#92;u&#123;&#123; 1 &#125;&#125;"
     )
 
 

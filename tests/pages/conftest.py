@@ -22,6 +22,8 @@ from tests.web.conftest import (  # noqa: F401  (web fixtures, over both stores)
 )
 
 PAYLOAD = '<img src=x onerror="window.__pwned=1">${window.__pwned=2}`'
+#: Jinja syntax: branca parses every rendered script again as a template, on the server.
+PAYLOAD_TEMPLATE = "{{ 'eval' ~ 'uated' }}{% set k = 'blo' ~ 'ck-ran' %}{{ k }}{# gone #}"
 #: Cases the dispatcher's page suggests (registered, in the first grids).
 REGISTERED = ("I00", "I01", "I02", "I03")
 
@@ -29,10 +31,12 @@ REGISTERED = ("I00", "I01", "I02", "I03")
 def fill_city(target) -> None:
     """Fill a store with 9 grids, 2 workers, stations, demand, ranked sites and 24 cases.
 
-    The description of case I01, the name of grid 5 and of site A carry an XSS payload.
+    The description of case I01, the name of grid 5 and of site A carry an XSS payload; the
+    description of case I02 and the name of grid 7 Jinja syntax.
     """
     grids = square_grids(3)
     grids.loc[4, "name"] = PAYLOAD
+    grids.loc[6, "name"] = PAYLOAD_TEMPLATE
     target.insert("grids", grids)
     workers = [
         worker("W1", [0, 1, 2], ["sanitation", "general"]),
@@ -58,6 +62,7 @@ def fill_city(target) -> None:
     frame = gpd.GeoDataFrame(rows, crs="EPSG:4326")
     frame["description"] = [f"问题 {i} <b>'\"" for i in range(len(frame))]
     frame.loc[1, "description"] = PAYLOAD
+    frame.loc[2, "description"] = PAYLOAD_TEMPLATE
     target.insert("incidents", frame)
     x, y = centre(4)
     target.insert(
@@ -113,4 +118,4 @@ def city(store):  # noqa: F811  (the web fixture)
     return store
 
 
-__all__ = ["GRID", "PAYLOAD", "REGISTERED", "fill_city"]
+__all__ = ["GRID", "PAYLOAD", "PAYLOAD_TEMPLATE", "REGISTERED", "fill_city"]

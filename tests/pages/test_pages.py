@@ -42,6 +42,7 @@ def test_pages_are_offline_escaped_and_complete(client, city, bearer, path):
     page = html(client.get(f"{path}?lang=en", headers=bearer("admin")))
     assert not REMOTE.search(page)
     assert PAYLOAD not in page
+    assert "evaluated" not in page and "block-ran" not in page  # no Jinja ran on user text
     assert page.count('id="gm-map"') == 1 and 'id="gm-panel"' in page
     assert "/static/vendor/leaflet-1.9.3/leaflet.js" in page
     assert "gm-legend" in page
@@ -51,7 +52,7 @@ def test_pages_are_offline_escaped_and_complete(client, city, bearer, path):
 def test_dispatch_page_escapes_the_payload_and_lists_urgent_cases(client, city, bearer):
     page = html(client.get("/dispatch?lang=en", headers=bearer("dispatcher")))
     assert "&lt;img src=x onerror=&#34;window.__pwned=1&#34;&gt;" in page  # urgent list (Jinja)
-    assert "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;&#36;{" in page  # map (safe)
+    assert "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;&#36;&#123;" in page  # map
     assert 'id="gm-urgent"' in page and "I01" in page
     assert "Suggest assignments" in page and "Accept all" in page
 

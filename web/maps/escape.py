@@ -6,6 +6,11 @@ literals (``folium.Tooltip``, ``folium.Popup`` put their text between backticks)
 covers the first; the second also needs ``$`` (``${...}`` runs code), the backtick (ends the
 literal) and the backslash (``\u`` that is not a valid escape is a syntax error, which would
 stop every later script of the page).
+
+And one sink on the server: branca wraps every rendered script in an ``Element``, which parses
+it again as a Jinja template, user text included. ``{{ ... }}`` in a citizen's report would run
+on the server when the page is built (and a stray ``{%`` would break the page), so the braces
+are replaced too.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import math
 
 __all__ = ["safe"]
 
-_TEMPLATE_LITERAL = str.maketrans({"$": "&#36;", "`": "&#96;", "\\": "&#92;"})
+_SCRIPT_SYNTAX = str.maketrans(
+    {"$": "&#36;", "`": "&#96;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"}
+)
 
 
 def safe(text: object) -> str:
@@ -30,16 +37,16 @@ def safe(text: object) -> str:
     Returns
     -------
     str
-        ``html.escape(str(text))`` with ``$``, the backtick and the backslash replaced by
-        numeric character references (they display as themselves).
+        ``html.escape(str(text))`` with ``$``, the backtick, the backslash and the braces
+        replaced by numeric character references (they display as themselves).
 
     Examples
     --------
     >>> safe('<img src=x onerror="alert(1)">${x}`')
-    '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&#36;{x}&#96;'
+    '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&#36;&#123;x&#125;&#96;'
     """
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return ""
     if type(text).__name__ in ("NAType", "NaTType"):
         return ""
-    return html.escape(str(text), quote=True).translate(_TEMPLATE_LITERAL)
+    return html.escape(str(text), quote=True).translate(_SCRIPT_SYNTAX)
