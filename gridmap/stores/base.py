@@ -222,7 +222,11 @@ class BaseStore(RecordStore):
     ) -> None:
         raise NotImplementedError
 
-    def _history(self, tx: Any, incident_id: str | None) -> pd.DataFrame:
+    def _history(self, tx: Any, incident_id: str | None, *, reports: bool = False) -> pd.DataFrame:
+        """Return the stored transitions ordered by incident and seq.
+
+        With ``reports``, each case's report too (seq 0, read by :data:`REPORT_SQL`).
+        """
         raise NotImplementedError
 
     def _append_history(self, tx: Any, rows: pd.DataFrame) -> None:
@@ -467,13 +471,8 @@ class BaseStore(RecordStore):
 
     def history(self, incident_id: str | None = None) -> pd.DataFrame:
         """Return the transition history; see :meth:`Store.history`."""
-        spec = layer("incidents")
         with self._transaction(write=False) as tx:
-            stored = self._history(tx, incident_id)
-            where = None if incident_id is None else {"id": incident_id}
-            reports = _reports(self._select(tx, spec, None, where, None, 0))
-        both = pd.concat([reports, stored], ignore_index=True) if len(stored) else reports
-        return both.sort_values(["incident_id", "seq"], kind="stable").reset_index(drop=True)
+            return self._history(tx, incident_id, reports=True)
 
     def layer_info(self, layer_name: str) -> LayerInfo:
         """Return a layer's count and extent; see :meth:`Store.layer_info`."""
@@ -531,21 +530,11 @@ def _deadlines(reported_at: pd.Series, category: pd.Series) -> pd.DatetimeIndex:
     return working_calendar().add_working_hours_many(starts, limits).as_unit("us")
 
 
-def _reports(incidents: pd.DataFrame) -> pd.DataFrame:
-    """Return the first history entry of each incident: its report (seq 0), from the row."""
-    return pd.DataFrame(
-        {
-            "incident_id": incidents["id"],
-            "seq": 0,
-            "at": incidents["reported_at"],
-            "from_status": None,
-            "to_status": "received",
-            "action": "report",
-            "actor": incidents["source"],
-            "note": "",
-        },
-        columns=list(HISTORY_COLUMNS),
-    ).reset_index(drop=True)
+#: The report of each case (its history's seq 0) read from the incidents, in the order of
+#: :data:`~gridmap.model.HISTORY_COLUMNS`; ``{where}`` is empty or a filter on the id.
+REPORT_SQL = (
+    "SELECT id, 0, reported_at, NULL, 'received', 'report', source, '' FROM incidents{where}"
+)
 
 
 def _import_history(rows: gpd.GeoDataFrame) -> pd.DataFrame:

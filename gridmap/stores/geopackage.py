@@ -26,7 +26,15 @@ import shapely
 from gridmap.errors import NotFoundError, StoreError
 from gridmap.model import CRS, HISTORY_COLUMNS, LAYERS, TABLES, Layer
 from gridmap.stores import gpkg_records, gpkg_rtree, sqlvalues
-from gridmap.stores.base import BaseStore, BBox, LayerInfo, Progress, Where, chunks
+from gridmap.stores.base import (
+    REPORT_SQL,
+    BaseStore,
+    BBox,
+    LayerInfo,
+    Progress,
+    Where,
+    chunks,
+)
 from gridmap.stores.gpkg_blob import decode, encode, register_functions
 from gridmap.stores.group_commit import GroupCommit
 from gridmap.stores.records import Intake
@@ -407,13 +415,15 @@ class GeoPackageStore(gpkg_records.GeoPackageRecords, BaseStore):
         self._touch(tx, spec)
 
     # -- history and metadata ------------------------------------------------------------------
-    def _history(self, tx: sqlite3.Connection, incident_id: str | None) -> pd.DataFrame:
-        columns = ", ".join(HISTORY_COLUMNS)
-        sql = f"SELECT {columns} FROM incident_history"
-        params: list[Any] = []
-        if incident_id is not None:
-            sql += " WHERE incident_id = ?"
-            params.append(incident_id)
+    def _history(
+        self, tx: sqlite3.Connection, incident_id: str | None, *, reports: bool = False
+    ) -> pd.DataFrame:
+        one = incident_id is not None
+        sql = f"SELECT {', '.join(HISTORY_COLUMNS)} FROM incident_history"
+        sql += " WHERE incident_id = ?" if one else ""
+        if reports:
+            sql += " UNION ALL " + REPORT_SQL.format(where=" WHERE id = ?" if one else "")
+        params = [incident_id] * (one * (1 + reports))
         frame = pd.DataFrame(
             tx.execute(sql + " ORDER BY incident_id, seq", params).fetchall(),
             columns=list(HISTORY_COLUMNS),

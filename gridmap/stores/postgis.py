@@ -30,7 +30,7 @@ from gridmap.errors import NotFoundError, StoreError
 from gridmap.model import CRS, HISTORY_COLUMNS, LAYERS, Layer
 from gridmap.spatial import locate
 from gridmap.stores import migrate, pg_copy, pg_values
-from gridmap.stores.base import BaseStore, BBox, LayerInfo, Progress, Where
+from gridmap.stores.base import REPORT_SQL, BaseStore, BBox, LayerInfo, Progress, Where
 from gridmap.stores.pg_connect import (
     connect,
     redact,
@@ -329,12 +329,16 @@ class PostGISStore(PostGISRecords, BaseStore):
         )
 
     # -- history and metadata ------------------------------------------------------------------
-    def _history(self, tx: psycopg.Connection, incident_id: str | None) -> pd.DataFrame:
+    def _history(
+        self, tx: psycopg.Connection, incident_id: str | None, *, reports: bool = False
+    ) -> pd.DataFrame:
+        one = incident_id is not None
         query = sql.SQL("SELECT {} FROM incident_history").format(_ident(*HISTORY_COLUMNS))
-        params: list[Any] = []
-        if incident_id is not None:
-            query += sql.SQL(" WHERE incident_id = %s")
-            params.append(incident_id)
+        query += sql.SQL(" WHERE incident_id = %s" if one else "")
+        if reports:
+            where = " WHERE id = %s" if one else ""
+            query += sql.SQL(" UNION ALL " + REPORT_SQL.format(where=where))
+        params = [incident_id] * (one * (1 + reports))
         raw = tx.execute(query + sql.SQL(" ORDER BY incident_id, seq"), params).fetchall()
         frame = pd.DataFrame(raw, columns=list(HISTORY_COLUMNS))
         frame["seq"] = frame["seq"].astype("int64")
