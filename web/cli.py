@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 
 from web.config import Config
 
@@ -27,8 +28,10 @@ def _serve(args: argparse.Namespace) -> None:
     )
     app = create_app(config)
     base = f"http://{args.host}:{args.port}"
+    store = app.extensions["gridmap"].store
     if args.demo_accounts:
-        _demo_accounts(app.extensions["gridmap"].store)
+        _demo_accounts(store)
+    _read_ahead(store)
     print(f"GridMap serving {args.store} on {base}/  (Ctrl+C stops)", file=sys.stderr, flush=True)
     waitress.serve(
         app,
@@ -39,6 +42,20 @@ def _serve(args: argparse.Namespace) -> None:
         ident="gridmap",
         connection_limit=1000,
     )
+
+
+def _read_ahead(store) -> None:
+    """Read a big store into memory before listening (the first pages are then quick)."""
+    from web.pages.data import read_ahead
+
+    started = time.perf_counter()
+    cases = read_ahead(store)
+    if cases:
+        print(
+            f"read {cases:,} cases ahead in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _demo_accounts(store) -> None:

@@ -264,3 +264,23 @@ def test_big_store_pages_answer_with_an_estimate_first(tmp_path, monkeypatch):
         time.sleep(0.02)
     assert data.as_of(store, lambda: stamp) != stamp  # the exact instant, once known
     store.close()
+
+
+def test_a_big_store_is_read_ahead_and_a_small_one_is_not(tmp_path, monkeypatch):
+    from web.maps.aggregate import light_grids
+    from web.pages import data
+
+    monkeypatch.setattr("web.maps.memo.MEMO_MIN", 1)  # remember even these 9 grids
+    store = open_store(tmp_path / "r.gpkg")
+    fill_city(store)
+    assert data.read_ahead(store) == 0  # 24 cases: read when a page asks
+    assert not cache.known(store, ("snapshot",))
+    grids = store.read("grids")
+    monkeypatch.setattr(
+        "web.maps.aggregate._simplified", lambda *_: pytest.fail("the grids were simplified again")
+    )
+    assert len(light_grids(grids, {})) == len(grids)
+    monkeypatch.setattr(data, "LARGE", 10)
+    assert data.read_ahead(store) == len(store.read("incidents"))
+    assert cache.known(store, ("snapshot",), incidents_fingerprint(store))
+    store.close()

@@ -19,6 +19,7 @@ import shapely
 
 from gridmap.stats import data_as_of
 from gridmap.stores.base import Store
+from web.maps.aggregate import feature_collection, light_grids
 from web.maps.attribution import osm_attribution
 from web.pages.cache import cached, known, refresh
 
@@ -30,6 +31,7 @@ __all__ = [
     "digest",
     "incidents_fingerprint",
     "prewarm",
+    "read_ahead",
     "snapshot",
 ]
 
@@ -130,6 +132,22 @@ def prewarm(store: Store) -> None:
         return
     if not known(store, ("snapshot",), fingerprint):
         refresh(store, ("snapshot",), fingerprint, lambda: _snapshot_now(store))
+
+
+def read_ahead(store: Store) -> int:
+    """Prepare what the first pages after a start need; return the cases read ahead.
+
+    The grids are simplified for the maps (:func:`web.maps.aggregate.light_grids`, remembered
+    per geometry); a store of :data:`LARGE` cases or more also has its cases and their history
+    read into the page cache (0 is returned for a smaller one). Called before the service
+    listens, so that the first pages are built from memory.
+    """
+    feature_collection(light_grids(store.read("grids"), {}))
+    fingerprint = incidents_fingerprint(store)
+    if fingerprint[0] < LARGE:
+        return 0
+    snapshot(store, fingerprint)
+    return fingerprint[0]
 
 
 def _snapshot_now(store: Store) -> Snapshot:

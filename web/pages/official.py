@@ -215,7 +215,9 @@ def heatmap_page(ctx: Context, req: Request) -> Response:
         return view, render_page(view.map)
 
     key = ("heatmap", period, kpi, lang, config.tiles, config.tiles_attribution)
-    view, page = cached(store, key, (cases, digest(grids), note), make)
+    # new reports arrive all the time: a slow page is served once more as it was (it says
+    # when its data is from) while it is built again in the background
+    view, page = cached(store, key, (cases, digest(grids), note), make, stale_ok=True)
     values = {
         "view": view,
         "period": period,
