@@ -8,8 +8,9 @@ For each size a synthetic city is built (:func:`gridmap.demo.build_synthetic`; o
 cases, so 10,000 grids at 100,000 cases) in a temporary GeoPackage and served on 127.0.0.1 by
 ``gridmap serve`` (waitress) in a process of its own, started afresh for each page (dispatcher,
 planner, official). Each page is opened as admin in Debian's headless Chromium: "cold" (the
-first request: the store is read and the page built) and "warm" (10 s later, twice, the faster:
-the page cache answers). A page is ready when its map's layers are drawn (grid polygons, plus
+first request: the page is built, from the cases ``gridmap serve`` reads ahead of listening for
+a store of 20,000 cases or more) and "warm" (10 s later, twice, the faster: the page cache
+answers). A page is ready when its map's layers are drawn (grid polygons, plus
 the heat canvas or the case/worker markers). Columns: HTML size, server time (request to first
 byte), ready time (navigation start to layers drawn), and the ratio of size and warm ready time
 to the reference: a naive folium page with one ``folium.Marker`` (popup and tooltip) per case
@@ -293,7 +294,8 @@ def print_table(rows: list[dict], reference: dict | None) -> None:
         )
     print(
         "\nready: navigation start to the map's layers drawn; cold: the first request to a"
-        " freshly started server; warm: the page cache answers; naive: one folium.Marker per"
+        " freshly started server (which read a big store ahead before listening); warm: the"
+        " page cache answers; naive: one folium.Marker per"
         " case (10,000 cases), ratios to its size and ready time."
     )
 
