@@ -70,6 +70,23 @@ def test_grid_coverage_by_hand(two_grids):
     assert math.isnan(cover.loc["A", "residential_share"])
 
 
+def test_grid_coverage_of_grids_wholly_and_partly_inside_a_service_area(two_grids):
+    x, y = 440_000.0, 4_420_000.0
+    grids = two_grids.assign(population=[1000.0, 500.0])
+    centre = shapely.Point(x + 1000, y + 1000)
+    stations = utm_frame(
+        {"id": ["S"], "kind": ["red_home"], "status": ["open"], "service_radius_m": [2000.0]},
+        [centre],
+    )
+    cover = grid_coverage(grids, stations, utm_frame({"kind": [], "weight": []}, []))
+    assert cover.loc["A", "population_share"] == 1.0  # A's corners are 1414 m from the centre
+    b = shapely.box(x + 2000, y, x + 4000, y + 2000)
+    reach = centre.buffer(2000.0, quad_segs=16)
+    assert cover.loc["B", "population_share"] == pytest.approx(
+        reach.intersection(b).area / b.area, rel=1e-3
+    )
+
+
 def test_grid_coverage_without_stations_or_demand(two_grids):
     empty = gpd.GeoDataFrame({"id": [], "kind": [], "weight": []}, geometry=[], crs=4326)
     cover = grid_coverage(two_grids, empty, empty)
