@@ -118,11 +118,11 @@ def grid_layer(
         return folium.FeatureGroup(name=name)
     outline = {"color": "#555555", "weight": 1, "fillColor": "#ffffff", "fillOpacity": 0.05}
     data = feature_collection(grids)
-    index: dict[str, int] = {}
+    index: dict[tuple, int] = {}
     for feature in data["features"]:
-        key = json.dumps((style or (lambda _f: outline))(feature), sort_keys=True)
+        key = tuple(sorted((style or (lambda _f: outline))(feature).items()))
         feature["properties"]["s"] = index.setdefault(key, len(index))
-    styles = json.dumps([json.loads(k) for k in index], separators=(",", ":"))
+    styles = json.dumps([dict(k) for k in index], separators=(",", ":"))
     return folium.GeoJson(
         data,
         name=name,
