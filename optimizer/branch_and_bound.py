@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.heuristics import interchange_p_median, p_median_value
+from optimizer.heuristics import LocalSearchSchedule, interchange_p_median, p_median_value
 from optimizer.lagrangian import LagrangeOutcome, SortedCosts, integral_objective
 
 __all__ = ["BranchAndBoundOutcome", "lagrangian_branch_and_bound"]
@@ -92,11 +92,13 @@ class _Bounder:
         ub: float,
         iterations: int,
         theta: float,
+        deadline: float,
     ) -> _Node | None:
         m = self.m
         must, never = must.copy(), never.copy()
         best: _Node | None = None
         stall = 0
+        tol = 1e-9 * max(1.0, abs(ub))
         for _ in range(iterations):
             q = self.p - int(must.sum())
             free = np.flatnonzero(~must & ~never)
@@ -106,14 +108,14 @@ class _Bounder:
             order = free[np.argsort(rho[free], kind="stable")]
             chosen = order[:q]
             value = lam.sum() + rho[must].sum() + rho[chosen].sum()
+            # Gains within rounding noise count as stalls (see the root).
+            stall = 0 if best is None or value > best.bound + tol else stall + 1
             if best is None or value > best.bound:
                 opened = np.concatenate([np.flatnonzero(must), chosen])
-                best, stall = _Node(value, lam, must.copy(), never.copy(), opened), 0
-            else:
-                stall += 1
-                if stall >= STALL_LIMIT:
-                    theta, stall = theta / 2.0, 0
-            if self.pruned(best.bound, ub) or theta < 1e-3:
+                best = _Node(value, lam, must.copy(), never.copy(), opened)
+            if stall >= STALL_LIMIT:
+                theta, stall = theta / 2.0, 0
+            if self.pruned(best.bound, ub) or theta < 1e-3 or time.perf_counter() > deadline:
                 break
             if q > 0:  # fixing, valid in the whole subtree
                 threshold = ub - self.step - 1e-9 * max(1.0, abs(ub))
@@ -159,7 +161,9 @@ def lagrangian_branch_and_bound(
     existing : numpy.ndarray
         Columns that must stay open (kept open by the local search too).
     time_budget : float
-        Seconds after which the search stops (``complete=False``).
+        Seconds after which the search stops (``complete=False``); node
+        bounding and local searches stop then too. Everything else depends on
+        iteration and node counts only.
     node_limit : int, default 200000
         Maximum number of nodes processed.
 
@@ -168,20 +172,20 @@ def lagrangian_branch_and_bound(
     BranchAndBoundOutcome
         Incumbent, proven lower bound and whether the search finished.
     """
-    t_start = time.perf_counter()
-    t_end = t_start + time_budget
-    heuristic_seconds = 0.0
+    t_end = time.perf_counter() + time_budget
     active = np.flatnonzero(~root.fixed_closed)
     wc = weights[:, None] * cost[:, active]
     integral = integral_objective(wc)
     bounder = _Bounder(wc, p, 1.0 - 1e-6 if integral else 0.0)
     ub, best_open = root.upper_bound, root.best_open
 
-    def consider(sites: np.ndarray) -> None:
+    def consider(sites: np.ndarray) -> bool:
         nonlocal ub, best_open
         value = p_median_value(cost, weights, sites)
-        if value < ub - 1e-9 * max(1.0, abs(ub)):
+        improved = value < ub - 1e-9 * max(1.0, abs(ub))
+        if improved:
             ub, best_open = value, np.sort(sites)
+        return improved
 
     start = bounder.run(
         root.multipliers,
@@ -190,11 +194,13 @@ def lagrangian_branch_and_bound(
         ub,
         400,
         1.0,
+        t_end,
     )
     heap: list[tuple[float, int, _Node]] = []
     if start is not None:
         heap.append((start.bound, 0, start))
     counter, nodes = 1, 0
+    schedule = LocalSearchSchedule(5, first=1)
     while heap:
         if time.perf_counter() > t_end or nodes >= node_limit:
             lower = min(entry[0] for entry in heap)
@@ -205,12 +211,13 @@ def lagrangian_branch_and_bound(
             continue
         nodes += 1
         consider(active[node.chosen])
-        # Lagrangian heuristic: local search from the relaxed open set, every
-        # fifth node and within a quarter of the time spent so far.
-        if nodes % 5 == 1 and heuristic_seconds <= 0.25 * (time.perf_counter() - t_start):
-            t_heur = time.perf_counter()
-            consider(interchange_p_median(cost, weights, active[node.chosen], existing))
-            heuristic_seconds += time.perf_counter() - t_heur
+        # Lagrangian heuristic: local search from the relaxed open set, from
+        # every fifth node on, less often while it finds nothing.
+        if schedule.due(nodes):
+            local = interchange_p_median(
+                cost, weights, active[node.chosen], existing, deadline=t_end
+            )
+            schedule.ran(nodes, consider(local))
         free_chosen = node.chosen[~node.must[node.chosen]]
         if free_chosen.size == 0:
             continue  # the node's only solution is its forced set, evaluated above
@@ -219,7 +226,7 @@ def lagrangian_branch_and_bound(
         for open_it in (False, True):
             must, never = node.must.copy(), node.never.copy()
             (must if open_it else never)[site] = True
-            child = bounder.run(node.lam, must, never, ub, CHILD_ITERATIONS, CHILD_STEP)
+            child = bounder.run(node.lam, must, never, ub, CHILD_ITERATIONS, CHILD_STEP, t_end)
             if child is not None and not bounder.pruned(child.bound, ub):
                 heapq.heappush(heap, (child.bound, counter, child))
                 counter += 1

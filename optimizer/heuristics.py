@@ -8,9 +8,18 @@ solution quickly.
 
 from __future__ import annotations
 
+import math
+import time
+
 import numpy as np
 
-__all__ = ["greedy_p_median", "interchange_p_median", "p_median_heuristic", "p_median_value"]
+__all__ = [
+    "LocalSearchSchedule",
+    "greedy_p_median",
+    "interchange_p_median",
+    "p_median_heuristic",
+    "p_median_value",
+]
 
 _EPS = 1e-9
 
@@ -36,7 +45,11 @@ def p_median_value(cost: np.ndarray, weights: np.ndarray, open_sites: np.ndarray
 
 
 def greedy_p_median(
-    cost: np.ndarray, weights: np.ndarray, p: int, existing: np.ndarray | None = None
+    cost: np.ndarray,
+    weights: np.ndarray,
+    p: int,
+    existing: np.ndarray | None = None,
+    deadline: float = math.inf,
 ) -> np.ndarray:
     """Greedy construction: repeatedly open the site that lowers the objective most.
 
@@ -50,6 +63,9 @@ def greedy_p_median(
         Total number of open sites, existing ones included.
     existing : numpy.ndarray, optional
         Candidate columns that are open from the start.
+    deadline : float, default inf
+        ``time.perf_counter()`` value after which the sites still missing are
+        opened at once, in decreasing order of their current gain.
 
     Returns
     -------
@@ -70,6 +86,9 @@ def greedy_p_median(
     while opened.sum() < p:
         gain = weights @ np.maximum(d1[:, None] - cost, 0.0)
         gain[opened] = -np.inf
+        if time.perf_counter() > deadline:
+            opened[np.argsort(-gain, kind="stable")[: p - int(opened.sum())]] = True
+            break
         best = int(np.argmax(gain))
         opened[best] = True
         d1 = np.minimum(d1, cost[:, best])
@@ -82,6 +101,7 @@ def interchange_p_median(
     open_sites: np.ndarray,
     fixed: np.ndarray | None = None,
     max_iter: int = 10_000,
+    deadline: float = math.inf,
 ) -> np.ndarray:
     r"""Best-improvement vertex substitution (Teitz-Bart swaps), vectorised.
 
@@ -109,6 +129,9 @@ def interchange_p_median(
         Open columns that may never be closed (existing sites).
     max_iter : int, default 10000
         Safety cap on the number of swaps.
+    deadline : float, default inf
+        ``time.perf_counter()`` value after which no further swap is searched
+        (the current, possibly not locally optimal, set is returned).
 
     Returns
     -------
@@ -126,6 +149,8 @@ def interchange_p_median(
     scale = max(1.0, float(np.abs(weights).sum() * np.abs(cost).max()))
     rows = np.arange(cost.shape[0])
     for _ in range(max_iter):
+        if time.perf_counter() > deadline:
+            break
         cols = np.flatnonzero(is_open)
         sub = cost[:, cols]
         nearest = np.argmin(sub, axis=1)
@@ -164,6 +189,7 @@ def p_median_heuristic(
     existing: np.ndarray | None = None,
     restarts: int = 0,
     seed: int = 0,
+    deadline: float = math.inf,
 ) -> np.ndarray:
     """Greedy + interchange, optionally with random restarts; best solution kept.
 
@@ -181,6 +207,9 @@ def p_median_heuristic(
         Number of extra local searches from random starting sets.
     seed : int, default 0
         Seed of the random starts (results are deterministic for a seed).
+    deadline : float, default inf
+        ``time.perf_counter()`` value after which the construction and the
+        local searches stop early (see :func:`greedy_p_median`).
 
     Returns
     -------
@@ -188,16 +217,46 @@ def p_median_heuristic(
         Sorted indices of the ``p`` open columns of the best solution found.
     """
     existing = np.zeros(0, dtype=np.intp) if existing is None else np.asarray(existing)
-    best = interchange_p_median(
-        cost, weights, greedy_p_median(cost, weights, p, existing), existing
-    )
+    greedy = greedy_p_median(cost, weights, p, existing, deadline)
+    best = interchange_p_median(cost, weights, greedy, existing, deadline=deadline)
     best_value = p_median_value(cost, weights, best)
     rng = np.random.default_rng(seed)
     free = np.setdiff1d(np.arange(cost.shape[1]), existing)
     for _ in range(restarts):
         start = np.concatenate([existing, rng.choice(free, p - existing.size, replace=False)])
-        sol = interchange_p_median(cost, weights, start, existing)
+        sol = interchange_p_median(cost, weights, start, existing, deadline=deadline)
         value = p_median_value(cost, weights, sol)
         if value < best_value - _EPS:
             best, best_value = sol, value
     return best
+
+
+class LocalSearchSchedule:
+    """Deterministic back-off for a local search run from relaxed solutions.
+
+    The search is due every ``every`` rounds (first at round ``first``). A run
+    that does not improve the incumbent doubles the interval (up to ``16 *
+    every``), an improving one resets it: the search takes a bounded share of
+    the work without any reading of the clock, so runs are repeatable.
+
+    Parameters
+    ----------
+    every : int
+        Shortest interval, in rounds (0 disables the search).
+    first : int, optional
+        First round at which the search is due (default ``every``).
+    """
+
+    def __init__(self, every: int, first: int | None = None) -> None:
+        self.every = every
+        self.interval = every
+        self.next = every if first is None else first
+
+    def due(self, round_: int) -> bool:
+        """Tell whether the search should run at ``round_``."""
+        return self.every > 0 and round_ >= self.next
+
+    def ran(self, round_: int, improved: bool) -> None:
+        """Record a run at ``round_`` and whether it improved the incumbent."""
+        self.interval = self.every if improved else min(2 * self.interval, 16 * self.every)
+        self.next = round_ + self.interval

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.heuristics import interchange_p_median, p_median_value
+from optimizer.heuristics import LocalSearchSchedule, interchange_p_median, p_median_value
 
 __all__ = [
     "LagrangeOutcome",
@@ -177,20 +177,21 @@ def lagrangian_p_median(
     max_iter : int, default 3000
         Iteration cap.
     time_budget : float, default 10.0
-        Seconds after which the optimisation stops.
+        Seconds after which the optimisation (local searches included) stops;
+        the only reading of the clock, so that the iterates do not depend on
+        the speed of the machine.
     heuristic_every : int, default 20
         Run the interchange heuristic from the Lagrangian open set every this
-        many iterations (when that set is new and the heuristic has used at
-        most half of the time so far); 0 disables it.
+        many iterations when that set is new, the interval doubling after each
+        run that does not improve the incumbent (see
+        :class:`optimizer.heuristics.LocalSearchSchedule`); 0 disables it.
 
     Returns
     -------
     LagrangeOutcome
         Bounds, best solution and fixings.
     """
-    t_start = time.perf_counter()
-    t_end = t_start + time_budget
-    heuristic_seconds = 0.0
+    t_end = time.perf_counter() + time_budget
     m = cost.shape[1]
     wc = weights[:, None] * cost
     sorted_costs = SortedCosts(wc)
@@ -212,18 +213,20 @@ def lagrangian_p_median(
     lam = weights * cost[:, best_open].min(axis=1)
     best_lb, best_lam = -math.inf, lam
     theta, stall, tried = 2.0, 0, set()
+    schedule = LocalSearchSchedule(heuristic_every)
     iteration = 0
     for iteration in range(1, max_iter + 1):
         rho, reduced, idx = sorted_costs.evaluate(lam)
         order = free[np.argsort(rho[free], kind="stable")]
         chosen = order[:p_free]
         value = lam.sum() + rho[is_existing].sum() + rho[chosen].sum()
+        # Gains within rounding noise count as stalls: on degenerate
+        # multipliers the bound can creep by 1e-12 per step for ever.
+        stall = 0 if value > best_lb + tol else stall + 1
         if value > best_lb:
-            best_lb, best_lam, stall = value, lam, 0
-        else:
-            stall += 1
-            if stall >= 30:
-                theta, stall = theta / 2.0, 0
+            best_lb, best_lam = value, lam
+        if stall >= 30:
+            theta, stall = theta / 2.0, 0
 
         # Fixing (valid for every lambda, so fixings accumulate).
         threshold = ub - step - tol
@@ -236,24 +239,17 @@ def lagrangian_p_median(
             fixed_closed |= closed & (value - last_in + rho > threshold)
             fixed_open |= in_chosen & (value - rho + first_out > threshold)
 
-        # Lagrangian heuristic, from the second round on (the first multipliers
-        # are uninformed) and kept to at most half of the time spent so far.
-        if (
-            heuristic_every > 0
-            and iteration % heuristic_every == 0
-            and heuristic_seconds <= 0.5 * (time.perf_counter() - t_start)
-        ):
-            key = chosen.tobytes()
-            if key not in tried:
-                tried.add(key)
-                t_heur = time.perf_counter()
-                start_set = np.concatenate([np.flatnonzero(is_existing), chosen])
-                candidate = interchange_p_median(cost, weights, start_set, existing)
-                cand_value = p_median_value(cost, weights, candidate)
-                heuristic_seconds += time.perf_counter() - t_heur
-                if cand_value < ub - tol:
-                    # Fixings derived with the old UB stay valid for a smaller one.
-                    ub, best_open = cand_value, candidate
+        # Lagrangian heuristic, from round `heuristic_every` on (the first
+        # multipliers are uninformed), on open sets not tried yet.
+        if schedule.due(iteration) and (key := chosen.tobytes()) not in tried:
+            tried.add(key)
+            start_set = np.concatenate([np.flatnonzero(is_existing), chosen])
+            candidate = interchange_p_median(cost, weights, start_set, existing, deadline=t_end)
+            cand_value = p_median_value(cost, weights, candidate)
+            schedule.ran(iteration, cand_value < ub - tol)
+            if cand_value < ub - tol:
+                # Fixings derived with the old UB stay valid for a smaller one.
+                ub, best_open = cand_value, candidate
 
         rounded = math.ceil(best_lb - 1e-6) if integral else best_lb
         if rounded >= ub - tol or theta < 1e-3 or time.perf_counter() > t_end:
@@ -284,7 +280,13 @@ def lagrangian_p_median(
     )
 
 
-def radius_caps(cost: np.ndarray, weights: np.ndarray, p: int, root: LagrangeOutcome) -> np.ndarray:
+def radius_caps(
+    cost: np.ndarray,
+    weights: np.ndarray,
+    p: int,
+    root: LagrangeOutcome,
+    deadline: float = math.inf,
+) -> np.ndarray:
     """Per demand point, a cost within which every solution better than the incumbent has a site.
 
     Requiring that demand ``j`` has no open site within ``D`` closes the sites
@@ -303,6 +305,9 @@ def radius_caps(cost: np.ndarray, weights: np.ndarray, p: int, root: LagrangeOut
         Total number of open sites, existing ones included.
     root : LagrangeOutcome
         Multipliers, fixings and incumbent value of the root.
+    deadline : float, default inf
+        ``time.perf_counter()`` value after which the demand points not yet
+        examined keep the (always valid) cap ``inf``.
 
     Returns
     -------
@@ -330,6 +335,8 @@ def radius_caps(cost: np.ndarray, weights: np.ndarray, p: int, root: LagrangeOut
     ranked_rho = rho[by_rho]
     initial = base + ranked_rho[:q].sum()
     for j in range(n):
+        if time.perf_counter() > deadline:
+            break
         order = free[np.argsort(cost[j, free], kind="stable")]
         removed = np.zeros(by_rho.size, dtype=bool)
         value, boundary = initial, q  # ranks < boundary not removed = the q chosen

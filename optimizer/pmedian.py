@@ -55,6 +55,11 @@ from optimizer.results import SitingResult, relative_gap, uncapacitated_result
 
 __all__ = ["solve_capacitated", "solve_uncapacitated"]
 
+#: Solver, ``y`` variable of each free site, and each ``z`` with its demand point and level.
+_RadiusModel = tuple[
+    pywraplp.Solver, dict[int, pywraplp.Variable], list[tuple[pywraplp.Variable, int, float]]
+]
+
 
 def _radius_model(
     cost: np.ndarray,
@@ -63,9 +68,8 @@ def _radius_model(
     free: np.ndarray,
     forced: np.ndarray,
     caps: np.ndarray | None = None,
-) -> tuple[
-    pywraplp.Solver, dict[int, pywraplp.Variable], list[tuple[pywraplp.Variable, int, float]]
-]:
+    deadline: float = math.inf,
+) -> _RadiusModel | None:
     """Build the chained radius formulation over ``free`` sites, ``forced`` ones open.
 
     ``caps[j]`` (optional) is a cost within which demand ``j`` has an open
@@ -74,7 +78,8 @@ def _radius_model(
     ``sum_{i: c_ji <= caps_j} y_i >= 1`` is added and ``j``'s levels stop there.
 
     Returns the solver, the ``y`` variable of each free site, and for every
-    ``z`` its demand point and level (to build a complete warm start).
+    ``z`` its demand point and level (to build a complete warm start); or
+    ``None`` if the ``time.perf_counter()`` value ``deadline`` passes first.
     """
     solver = _mip.new_solver("p-median-radius")
     p_rest = p - forced.size
@@ -87,10 +92,14 @@ def _radius_model(
     cap = cost[:, forced].min(axis=1) if forced.size else np.full(cost.shape[0], np.inf)
     if caps is not None:
         for j in np.flatnonzero(caps < cap):
+            if time.perf_counter() > deadline:
+                return None
             within = free[free_cost[j] <= caps[j]]
             solver.Add(solver.Sum([y[int(i)] for i in within]) >= 1)
         cap = np.minimum(cap, caps)
     for j in range(cost.shape[0]):
+        if time.perf_counter() > deadline:
+            return None
         row = free_cost[j]
         inside = row < cap[j]
         levels = np.unique(row[inside])
@@ -145,7 +154,10 @@ def solve_uncapacitated(
     existing : numpy.ndarray
         Existing (always open) columns.
     time_limit : float
-        Seconds for the whole solve, counted from ``t0``.
+        Seconds for the whole solve, counted from ``t0``. Every phase (local
+        searches, subgradient runs, tree search, building and solving the
+        MIP) stops at the end of its share, so the call returns about then
+        with the best solution, a valid bound and status ``"FEASIBLE"``.
     seed : int
         Random seed of the restarts and of the MIP solver.
     t0 : float
@@ -165,7 +177,9 @@ def solve_uncapacitated(
         value = p_median_value(cost, weights, chosen)
         return uncapacitated_result(cost, chosen, value, value, existing, t0, "nothing to choose")
 
-    start = p_median_heuristic(cost, weights, p, existing, seed=seed)
+    start = p_median_heuristic(
+        cost, weights, p, existing, seed=seed, deadline=t0 + 0.25 * time_limit
+    )
     budget = max(0.0, time_limit - (time.perf_counter() - t0))
     lag = lagrangian_p_median(
         cost, weights, p, start, existing, time_budget=min(0.3 * budget, 20.0)
@@ -216,12 +230,25 @@ def _radius_phase(
     seed: int,
     t0: float,
 ) -> SitingResult:
-    """Radius MIP on the sites left free by the root fixings (valid for any ``ub <= root``)."""
+    """Radius MIP on the sites left free by the root fixings (valid for any ``ub <= root``).
+
+    Building the model may use half of the time left; SCIP is only called if
+    at least as much time as the build took is left for it (its own model
+    extraction, which its time limit does not cover, takes about as long).
+    """
     integral = integral_objective(weights[:, None] * cost)
     forced = np.flatnonzero(lag.fixed_open)
     free = np.flatnonzero(~lag.fixed_open & ~lag.fixed_closed)
-    caps = radius_caps(cost, weights, p, lag)
-    solver, y, levels_of = _radius_model(cost, weights, p, free, forced, caps)
+    method = f"Lagrangian fixing ({free.size} free sites) + radius MIP"
+    t_build = time.perf_counter()
+    build_end = t_build + 0.5 * (time_limit - (t_build - t0))
+    caps = radius_caps(cost, weights, p, lag, deadline=build_end)
+    model = _radius_model(cost, weights, p, free, forced, caps, deadline=build_end)
+    built = time.perf_counter() - t_build
+    remaining = time_limit - (time.perf_counter() - t0)
+    if model is None or remaining < max(0.25, 2.0 * built):
+        return uncapacitated_result(cost, best, ub, lower, existing, t0, method + " (time limit)")
+    solver, y, levels_of = model
     hint = None
     best_set = set(best.tolist())
     reach = cost[:, best].min(axis=1)
@@ -235,12 +262,10 @@ def _radius_phase(
             [1.0 if i in best_set else 0.0 for i in y]
             + [1.0 if reach[j] > level else 0.0 for _, j, level in levels_of],
         )
-    remaining = time_limit - (time.perf_counter() - t0)
-    method = f"Lagrangian fixing ({free.size} free sites) + radius MIP"
     try:
         out = _mip.solve(
             solver,
-            max(remaining, 0.05),
+            max(time_limit - (time.perf_counter() - t0) - built, 0.05),
             seed=seed,
             hint=hint,
             what="p-median",

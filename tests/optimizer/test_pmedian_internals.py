@@ -8,9 +8,14 @@ import time
 import numpy as np
 import pytest
 
-from optimizer import _mip, pmedian
+from optimizer import _mip, lagrangian, pmedian
 from optimizer.branch_and_bound import lagrangian_branch_and_bound
-from optimizer.heuristics import greedy_p_median, interchange_p_median, p_median_value
+from optimizer.heuristics import (
+    LocalSearchSchedule,
+    greedy_p_median,
+    interchange_p_median,
+    p_median_value,
+)
 from optimizer.instances import read_orlib_pmed
 from optimizer.lagrangian import lagrangian_p_median, radius_caps
 from tests.optimizer import brute_force as brute
@@ -163,3 +168,76 @@ def test_radius_mip_fallback_proves_published_optima(name, optimum):
     )
     assert "radius MIP" in result.method
     assert result.objective == optimum and result.optimal and result.bound == optimum
+
+
+def test_root_bound_stops_creeping_on_pmed4():
+    """pmed4's multipliers gain only rounding noise per step: that counts as a stall."""
+    inst = read_orlib_pmed(PMED / "pmed4.txt")
+    weights, none = np.ones(inst.n), np.zeros(0, dtype=np.intp)
+    start = greedy_p_median(inst.cost, weights, inst.p, none)
+    out = lagrangian_p_median(inst.cost, weights, inst.p, start, none, time_budget=60.0)
+    assert out.proven and out.upper_bound == 3034
+    assert out.iterations < 500
+
+
+def test_root_does_not_depend_on_the_speed_of_the_clock(monkeypatch):
+    """Iterations and local searches follow counts; only the time limit reads the clock."""
+    inst = read_orlib_pmed(PMED / "pmed2.txt")
+    weights, none = np.ones(inst.n), np.zeros(0, dtype=np.intp)
+    start = greedy_p_median(inst.cost, weights, inst.p, none)
+
+    def root():
+        return lagrangian_p_median(inst.cost, weights, inst.p, start, none, time_budget=60.0)
+
+    real = root()
+    # A machine on which each local search seems to take 0.2 s.
+    clock, offset = time.perf_counter, [0.0]
+    local_search = lagrangian.interchange_p_median
+
+    def slow_local_search(*args, **kwargs):
+        offset[0] += 0.2
+        return local_search(*args, **kwargs)
+
+    monkeypatch.setattr(time, "perf_counter", lambda: clock() + offset[0])
+    monkeypatch.setattr(lagrangian, "interchange_p_median", slow_local_search)
+    slow = root()
+    assert offset[0] > 0
+    assert (slow.iterations, slow.lower_bound, slow.upper_bound) == (
+        real.iterations,
+        real.lower_bound,
+        real.upper_bound,
+    )
+    np.testing.assert_array_equal(slow.multipliers, real.multipliers)
+    np.testing.assert_array_equal(slow.fixed_closed, real.fixed_closed)
+
+
+def test_local_search_schedule_backs_off_while_nothing_improves():
+    schedule = LocalSearchSchedule(5, first=1)
+    assert not schedule.due(0) and schedule.due(1)
+    schedule.ran(1, improved=False)
+    assert not schedule.due(10) and schedule.due(11)
+    schedule.ran(11, improved=False)
+    assert schedule.next == 31
+    schedule.ran(31, improved=True)
+    assert schedule.next == 36
+    for _ in range(10):
+        schedule.ran(schedule.next, improved=False)
+    assert schedule.interval == 80  # capped at 16 intervals
+    assert not LocalSearchSchedule(0).due(100)
+
+
+def test_phases_past_their_deadline_stay_valid():
+    """Out of time, every phase still returns something valid, at once."""
+    cost, weights, _, existing, _ = instance(700, n=40, m=20, integer=True)
+    existing = np.array(existing[:1], dtype=np.intp)
+    past = time.perf_counter() - 1.0
+    greedy = greedy_p_median(cost, weights, 5, existing, deadline=past)
+    assert greedy.size == 5 and set(existing) <= set(greedy.tolist())
+    start = np.sort(np.concatenate([existing, np.setdiff1d(np.arange(20), existing)[:4]]))
+    assert (interchange_p_median(cost, weights, start, existing, deadline=past) == start).all()
+    root = lagrangian_p_median(cost, weights, 5, start, existing, max_iter=3, heuristic_every=0)
+    assert not root.proven
+    assert np.isinf(radius_caps(cost, weights, 5, root, deadline=past)).all()
+    free = np.flatnonzero(~root.fixed_open & ~root.fixed_closed)
+    forced = np.flatnonzero(root.fixed_open)
+    assert pmedian._radius_model(cost, weights, 5, free, forced, deadline=past) is None
